@@ -1,0 +1,95 @@
+"""Reference catalogs: shipped in data/reference/, replaceable whole from $CTI_DATA_DIR/reference/."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from cti_pipeline.settings import SHIPPED_REFERENCE_DIR
+
+log = logging.getLogger(__name__)
+
+# catalog → the columns an override must have (key and value columns); descriptive ones may be missing.
+REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
+    "areas_prioritarias": ("codigo", "es_prioritaria"),
+    "departamentos": ("codigo",),
+    "paises_alc": ("iso3",),
+    "paises_iso3": ("iso3",),
+    "tipo_cambio": ("anio", "pen_por_usd"),
+    "pncti_indicadores": ("codigo", "nivel", "objetivo_prioritario", "unidad", "fuente"),
+    "logros_esperados": ("indicador", "anio", "valor_esperado"),
+    "reportado": ("indicador", "anio", "valor_reportado", "avance_reportado_pct"),
+    "hoja_de_ruta": ("fase", "inicio", "fin"),
+    "hoja_de_ruta_actividades": ("fase", "actividad"),
+    "gpedc_secciones": ("seccion", "grupo"),
+}
+
+
+class ReferenceError(ValueError):
+    """A reference catalog (shipped or overridden) is missing or lacks a key column."""
+
+
+def catalog_path(name: str, override_dir: Path | None) -> Path | None:
+    """The override in $CTI_DATA_DIR/reference/ when present, else the shipped file (None if neither)."""
+    file_name = f"{name}.csv"
+    if override_dir is not None and (override_dir / file_name).is_file():
+        return override_dir / file_name
+    shipped = SHIPPED_REFERENCE_DIR / file_name
+    return shipped if shipped.is_file() else None
+
+
+def load_catalog(name: str, override_dir: Path | None = None, *, required: bool = True) -> pd.DataFrame:
+    """Read a catalog as text columns (trimmed), checking the key/value columns are present."""
+    path = catalog_path(name, override_dir)
+    kind = "reportado" if name.startswith("reportado_") else name
+    needed = REQUIRED_COLUMNS.get(kind, ())
+    if path is None:
+        if required:
+            raise ReferenceError(f"reference catalog {name}.csv not found")
+        return pd.DataFrame({column: pd.Series(dtype="str") for column in needed})
+    frame = pd.read_csv(path, dtype="str", keep_default_na=False, encoding="utf-8-sig")
+    frame.columns = [str(c).strip().lower() for c in frame.columns]
+    missing = [c for c in needed if c not in frame.columns]
+    if missing:
+        raise ReferenceError(f"reference catalog {path} lacks the column(s) {', '.join(missing)}")
+    for column in frame.columns:
+        frame[column] = frame[column].str.strip()
+    return frame
+
+
+@dataclass(frozen=True, eq=False)  # hashed by identity, so models built from it can be cached
+class DeclarationCatalogs:
+    """What validating and enriching the Declaración Anual needs."""
+
+    areas: pd.DataFrame  # codigo, nombre, es_prioritaria
+    departamentos: pd.DataFrame  # codigo, nombre
+    iso3: frozenset[str]
+    pen_por_usd: dict[int, float]
+
+    @classmethod
+    def load(cls, override_dir: Path | None) -> DeclarationCatalogs:
+        areas = load_catalog("areas_prioritarias", override_dir)
+        areas = areas.assign(codigo=areas["codigo"].str.upper(), es_prioritaria=areas["es_prioritaria"].str.upper())
+        if "nombre" not in areas:
+            areas["nombre"] = pd.NA
+        departamentos = load_catalog("departamentos", override_dir)
+        departamentos = departamentos.assign(codigo=departamentos["codigo"].str.zfill(2))
+        if "nombre" not in departamentos:
+            departamentos["nombre"] = pd.NA
+        rates = load_catalog("tipo_cambio", override_dir)
+        return cls(
+            areas=areas,
+            departamentos=departamentos,
+            iso3=load_iso3(override_dir),
+            pen_por_usd={int(r.anio): float(r.pen_por_usd) for r in rates.itertuples() if r.pen_por_usd},
+        )
+
+
+def load_iso3(override_dir: Path | None) -> frozenset[str]:
+    """Every real ISO 3166-1 alpha-3 code (the ALC list is a subset and is merged in)."""
+    codes = set(load_catalog("paises_iso3", override_dir)["iso3"].str.upper())
+    codes |= set(load_catalog("paises_alc", override_dir)["iso3"].str.upper())
+    return frozenset(codes)

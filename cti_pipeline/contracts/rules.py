@@ -1,0 +1,40 @@
+"""Row rules (`regla`) and the Spanish message a person at the declaring entity can act on.
+
+Every pandera check is named after its rule; this is the one place that words them.
+"""
+
+from __future__ import annotations
+
+from cti_pipeline.settings import MAX_CELL_CHARS
+
+MESSAGES: dict[str, str] = {
+    "obligatorio": "La columna «{columna}» es obligatoria y está vacía (o la celda tiene un error de Excel como #N/A). Complete el dato.",
+    "anio_distinto_carpeta": "El año de la fila ({valor}) no coincide con el año declarado {anio}. Corrija «anio» o envíe la fila en la declaración de su año.",
+    "entero_invalido": "«{valor}» no es un número entero válido en la columna «{columna}».",
+    "decimal_invalido": "«{valor}» no es un número válido en la columna «{columna}». Use solo cifras y un separador decimal.",
+    "fecha_invalida": "«{valor}» no es una fecha válida en la columna «{columna}». Use AAAA-MM-DD, DD/MM/AAAA o una celda de fecha de Excel.",
+    "valor_no_permitido": "«{valor}» no es un valor permitido en la columna «{columna}». Valores permitidos: {permitidos}.",
+    "si_no_invalido": "«{valor}» no es un valor permitido en la columna «{columna}». Escriba SI o NO.",
+    "ruc_invalido": "«{valor}» no es un RUC válido: debe tener 11 dígitos, empezar por 10, 15, 16, 17 o 20 y su último dígito debe ser el dígito verificador de SUNAT.",
+    "pais_iso3_invalido": "«{valor}» no es un código de país ISO 3166-1 alfa-3 (por ejemplo ESP, DEU, USA). Déjelo vacío para organismos multilaterales.",
+    "area_desconocida": "«{valor}» no es un código de área prioritaria del catálogo ({permitidos}).",
+    "departamento_desconocido": "«{valor}» no es un código de departamento del INEI (01 a 25, o 00 para varios departamentos / nacional).",
+    "ods_fuera_de_rango": "«{valor}» no es un ODS: use un número del 1 al 17, o deje la celda vacía.",
+    "negativo": "«{valor}» es negativo; la columna «{columna}» debe ser mayor o igual que 0.",
+    "fecha_fin_anterior": "La fecha de fin ({valor}) es anterior a la fecha de inicio.",
+    "fuera_del_anio": "La intervención (del {valor}) no se ejecutó en {anio}: sus fechas deben cruzar el año declarado.",
+    "celda_demasiado_larga": "La celda de «{columna}» tiene más de " + f"{MAX_CELL_CHARS:_}".replace("_", ".")
+    + " caracteres, el límite de Excel. Acorte el texto.",
+    "clave_duplicada": "La clave ({clave}) se repite en el archivo; ambas filas se rechazan. Deje una sola fila por clave.",
+    "reenvio_ambiguo": "El RUC {valor} se declara en varios archivos con la misma fecha de modificación ({archivos}); no se sabe cuál es el vigente. Vuelva a enviar solo el archivo correcto.",
+    "mes_invalido": "«{valor}» no es un mes: use un número del 1 al 12.",
+    "nota_fuera_de_rango": "«{valor}» no es una nota válida: la escala es de 0 a 20.",
+    "fecha_fuera_del_anio": "La fecha {valor} no pertenece al año {anio}.",
+}
+
+
+def message(rule: str, **values: object) -> str:
+    template = MESSAGES.get(rule, "La fila incumple la regla «{regla}» en la columna «{columna}» (valor «{valor}»).")
+    fields = {"columna": "", "valor": "", "anio": "", "permitidos": "", "clave": "", "archivos": "", "regla": rule}
+    fields.update({k: "" if v is None else v for k, v in values.items()})
+    return template.format(**fields)

@@ -1,0 +1,60 @@
+"""Text normalisation shared by every contract: header matching, code lists, entity names.
+
+All functions that take a Series are vectorised (pandas string methods), so they scale to a
+million rows without a Python loop per cell.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+import pandas as pd
+
+_NON_WORD = re.compile(r"[^0-9a-z]+")
+
+YES_VALUES = {"SI", "S", "1", "YES", "Y", "TRUE", "VERDADERO"}
+NO_VALUES = {"NO", "N", "0", "FALSE", "FALSO"}
+
+
+def strip_accents(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def normalize_header(name: object) -> str:
+    """`Código Intervención ` → `codigo_intervencion`; `Año` → `anio`."""
+    text = str(name).strip().lower().replace("ñ", "ni")
+    text = strip_accents(text)
+    return _NON_WORD.sub("_", text).strip("_")
+
+
+def blank_to_na(series: pd.Series) -> pd.Series:
+    """Trim text and turn empty cells into missing values."""
+    trimmed = series.astype("str").str.strip()
+    return trimmed.mask(trimmed == "")
+
+
+def normalize_code(series: pd.Series) -> pd.Series:
+    """Code-list values match case-insensitively after trimming (and ignoring accents)."""
+    text = blank_to_na(series)
+    return text.str.upper().map(_strip_accents_or_na, na_action="ignore").str.replace(r"\s+", "_", regex=True)
+
+
+def normalize_yes_no(series: pd.Series) -> pd.Series:
+    """`Sí`, `si`, `S`, `1` → `SI`; `No`, `N`, `0` → `NO`; anything else is left for a check to reject."""
+    code = normalize_code(series)
+    code = code.str.replace(r"\.0$", "", regex=True)  # a 1 or 0 stored as a number cell
+    mapped = code.where(~code.isin(YES_VALUES), "SI")
+    return mapped.where(~code.isin(NO_VALUES), "NO")
+
+
+def normalize_name(series: pd.Series) -> pd.Series:
+    """Entity names and keys: trim, collapse inner spaces, case-fold, remove accents."""
+    text = blank_to_na(series)
+    folded = text.str.casefold().map(_strip_accents_or_na, na_action="ignore")
+    return folded.str.replace(r"\s+", " ", regex=True)
+
+
+def _strip_accents_or_na(value: str) -> str:
+    return strip_accents(value) if value.isascii() is False else value

@@ -1,0 +1,145 @@
+"""Declaración Anual chain: landing files → raw, staging and quarantine, one transaction per year."""
+
+
+import dagster as dg
+
+from cti_pipeline.contracts.declaracion import DECLARACION
+from cti_pipeline.contracts.reference import DeclarationCatalogs
+from cti_pipeline.contracts.tables import (
+    ARCHIVOS_RECHAZADOS,
+    DECLARACIONES_DERIVED,
+    FILAS_RECHAZADAS,
+    raw_columns,
+    staging_columns,
+)
+from cti_pipeline.defs.metadata import markdown_table, table_metadata
+from cti_pipeline.defs.partitions import partition_year, yearly_partitions
+from cti_pipeline.defs.resources import CtiConfig, WarehouseResource
+from cti_pipeline.domain import quality
+from cti_pipeline.domain.declaraciones import process_declaraciones
+from cti_pipeline.warehouse import TableWrite, replace_partitions
+
+RAW = dg.AssetKey(["raw", "declaraciones"])
+STAGING = dg.AssetKey(["staging", "declaraciones"])
+QUARANTINE = dg.AssetKey(["quarantine", "declaraciones"])
+
+RAW_COLUMNS = raw_columns(DECLARACION)
+STAGING_COLUMNS = staging_columns(DECLARACION, DECLARACIONES_DERIVED)
+PREVIEW_COLUMNS = ["ruc_entidad", "nombre_entidad", "codigo_intervencion", "area_prioritaria", "departamento", "moneda", "monto_ejecutado", "monto_usd"]
+
+_common = dict(group_name="declaraciones", kinds={"duckdb", "pandas"}, owners=["team:apci"])
+
+
+@dg.multi_asset(
+    name="declaraciones",
+    specs=[
+        dg.AssetSpec(
+            RAW,
+            description="Cada fila leída de los archivos de la Declaración Anual de landing/declaraciones/<anio>/, como texto, "
+            "con archivo, hoja, fila y estado_fila (staged, quarantined, superseded).",
+            **_common,
+        ),
+        dg.AssetSpec(
+            STAGING,
+            description="Intervenciones válidas y vigentes de la Declaración Anual, con tipos, monto_usd y es_prioritaria.",
+            deps=[RAW],
+            **_common,
+        ),
+        dg.AssetSpec(
+            QUARANTINE,
+            description="Filas rechazadas (una por regla incumplida) y archivos rechazados de la Declaración Anual, "
+            "con un mensaje en español para la entidad declarante.",
+            deps=[RAW],
+            **_common,
+        ),
+    ],
+    check_specs=[
+        dg.AssetCheckSpec("filas_conciliadas", asset=RAW, description="Por archivo: filas leídas = staged + quarantined + superseded."),
+        dg.AssetCheckSpec("sin_claves_duplicadas", asset=STAGING, description="Ningún (ruc_entidad, codigo_intervencion) repetido en staging."),
+        dg.AssetCheckSpec("montos_convertidos", asset=STAGING, description="Todo monto en staging tiene monto_usd (hay tipo de cambio del año)."),
+    ],
+    partitions_def=yearly_partitions,
+    pool="duckdb",
+    can_subset=False,
+)
+def declaraciones(context: dg.AssetExecutionContext, cti: CtiConfig, warehouse: WarehouseResource):
+    anio = partition_year(context)
+    catalogs = DeclarationCatalogs.load(cti.reference_override_dir)
+    result = process_declaraciones(cti.landing_dir / "declaraciones" / str(anio), anio, catalogs)
+    for warning in result.warnings:
+        context.log.warning(warning)
+    for rejected in result.rejected_files.itertuples():
+        context.log.warning(f"declaraciones {anio}: file {rejected.archivo} rejected: {rejected.motivo}")
+
+    where = {"anio": anio}
+    quarantine_where = {"anio": anio, "origen": DECLARACION.origen}
+    with warehouse.get_connection() as conn:
+        replace_partitions(
+            conn,
+            [
+                TableWrite("raw.declaraciones", RAW_COLUMNS, result.raw, where),
+                TableWrite("staging.declaraciones", STAGING_COLUMNS, result.staged, where),
+                TableWrite("quarantine.filas_rechazadas", FILAS_RECHAZADAS, result.quarantined, quarantine_where),
+                TableWrite("quarantine.archivos_rechazados", ARCHIVOS_RECHAZADOS, result.rejected_files, quarantine_where),
+            ],
+        )
+        unreconciled = quality.unreconciled_files(conn, DECLARACION.origen, "raw.declaraciones", "staging.declaraciones", anio)
+        duplicates = quality.duplicate_keys(conn, "staging.declaraciones", DECLARACION.key, anio)
+        unconverted = quality.unconverted_amounts(conn, anio)
+
+    counts = result.file_counts()
+    yield dg.MaterializeResult(
+        asset_key=RAW,
+        metadata=table_metadata(
+            "raw.declaraciones",
+            RAW_COLUMNS,
+            len(result.raw),
+            archivos_leidos=len(counts),
+            filas_por_archivo=dg.MetadataValue.md(markdown_table(counts, max_rows=50)),
+        ),
+    )
+    yield dg.MaterializeResult(
+        asset_key=STAGING,
+        metadata=table_metadata(
+            "staging.declaraciones",
+            STAGING_COLUMNS,
+            len(result.staged),
+            result.staged[PREVIEW_COLUMNS],
+            monto_usd_total=dg.MetadataValue.float(float(result.staged["monto_usd"].sum())),
+            entidades=int(result.staged["ruc_entidad"].nunique()),
+        ),
+    )
+    by_rule = result.quarantined.groupby("regla").size().rename("filas").reset_index().sort_values("filas", ascending=False)
+    yield dg.MaterializeResult(
+        asset_key=QUARANTINE,
+        metadata={
+            "dagster/row_count": dg.MetadataValue.int(len(result.quarantined)),
+            "filas_en_cuarentena": int(result.quarantined.drop_duplicates(["archivo", "fila"]).shape[0]),
+            "reglas_incumplidas": dg.MetadataValue.int(len(result.quarantined)),
+            "archivos_rechazados": dg.MetadataValue.int(len(result.rejected_files)),
+            "por_regla": dg.MetadataValue.md(markdown_table(by_rule)),
+            "archivos_rechazados_detalle": dg.MetadataValue.md(markdown_table(result.rejected_files[["archivo", "motivo"]], max_chars=160)),
+            "preview": dg.MetadataValue.md(markdown_table(result.quarantined[["archivo", "fila", "columna", "regla", "mensaje"]], max_chars=120)),
+        },
+    )
+    yield dg.AssetCheckResult(
+        check_name="filas_conciliadas",
+        asset_key=RAW,
+        passed=unreconciled.empty,
+        metadata={"archivos_descuadrados": dg.MetadataValue.md(markdown_table(unreconciled))},
+    )
+    yield dg.AssetCheckResult(
+        check_name="sin_claves_duplicadas",
+        asset_key=STAGING,
+        passed=duplicates.empty,
+        metadata={"claves_repetidas": dg.MetadataValue.md(markdown_table(duplicates))},
+    )
+    yield dg.AssetCheckResult(
+        check_name="montos_convertidos",
+        asset_key=STAGING,
+        passed=unconverted == 0,
+        metadata={
+            "filas_sin_monto_usd": unconverted,
+            "tipo_cambio": f"{catalogs.pen_por_usd.get(anio, 'sin tipo de cambio')} PEN por USD en {anio}",
+        },
+    )

@@ -1,0 +1,69 @@
+"""Resources, configured once from the environment (shared contract warehouse.md)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+from dagster_duckdb import DuckDBResource
+
+from cti_pipeline.settings import DEVELOPMENT_PII_SALT, Settings
+
+log = logging.getLogger(__name__)
+
+
+class CtiConfig(dg.ConfigurableResource):
+    """Where the landing zone, reference overrides and exports live, and the salt for personal ids."""
+
+    data_dir: str
+    pii_salt: str = DEVELOPMENT_PII_SALT
+    publish_url: str | None = None
+
+    @property
+    def landing_dir(self) -> Path:
+        return Path(self.data_dir) / "landing"
+
+    @property
+    def reference_override_dir(self) -> Path:
+        return Path(self.data_dir) / "reference"
+
+    @property
+    def exports_dir(self) -> Path:
+        return Path(self.data_dir) / "exports"
+
+    @property
+    def bi_copy(self) -> Path:
+        return Path(self.data_dir) / "warehouse" / "bi.duckdb"
+
+
+class WarehouseResource(DuckDBResource):
+    """The DuckDB warehouse file (one writer process at a time: every user declares pool="duckdb")."""
+
+    @contextmanager
+    def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        Path(self.database).parent.mkdir(parents=True, exist_ok=True)
+        with super().get_connection() as conn:
+            yield conn
+
+
+def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
+    if settings.pii_salt_is_default:
+        log.warning("CTI_PII_SALT is not set: personal ids are pseudonymised with the development salt")
+    return {
+        "cti": CtiConfig(
+            data_dir=str(settings.data_dir),
+            pii_salt=dg.EnvVar("CTI_PII_SALT") if not settings.pii_salt_is_default else DEVELOPMENT_PII_SALT,
+            publish_url=dg.EnvVar("CTI_PUBLISH_URL") if settings.publish_url else None,
+        ),
+        "warehouse": WarehouseResource(database=str(settings.warehouse)),
+    }
+
+
+@dg.definitions
+def resources() -> dg.Definitions:
+    # One DuckDB writer at a time anyway: the in-process executor avoids a subprocess per step.
+    return dg.Definitions(resources=build_resources(Settings.from_env()), executor=dg.in_process_executor)

@@ -1,0 +1,142 @@
+"""The Declaración Anual of one year: supersession, validation, staging with `monto_usd`."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from cti_pipeline.contracts.columns import prepare_frame, typed_frame
+from cti_pipeline.contracts.declaracion import DATAFRAME_RULE_COLUMNS, DECLARACION, allowed_values, declaracion_model
+from cti_pipeline.contracts.reference import DeclarationCatalogs
+from cti_pipeline.domain.ingest import (
+    EXTRA_COLUMN,
+    MTIME_COLUMN,
+    long_extra_failures,
+    model_failures,
+    quarantine_rows,
+    read_source_files,
+    rejected_files_frame,
+    row_states,
+)
+from cti_pipeline.landing.discovery import discover_files
+from cti_pipeline.landing.readers import ROW_COLUMN
+
+
+@dataclass
+class IngestResult:
+    """Everything one year of one source writes to the warehouse."""
+
+    raw: pd.DataFrame
+    staged: pd.DataFrame
+    quarantined: pd.DataFrame
+    rejected_files: pd.DataFrame
+    warnings: list[str] = field(default_factory=list)
+
+    def file_counts(self) -> pd.DataFrame:
+        """Per file: rows read, staged, quarantined, superseded (the "nothing lost" identity)."""
+        if self.raw.empty:
+            return pd.DataFrame(columns=["archivo", "leidas", "staged", "quarantined", "superseded"])
+        counts = pd.crosstab(self.raw["archivo"], self.raw["estado_fila"])
+        for state in ("staged", "quarantined", "superseded"):
+            if state not in counts:
+                counts[state] = 0
+        counts["leidas"] = counts[["staged", "quarantined", "superseded"]].sum(axis=1)
+        return counts.reset_index()[["archivo", "leidas", "staged", "quarantined", "superseded"]]
+
+
+def supersession(prepared: pd.DataFrame, mtime_ns: pd.Series) -> tuple[pd.Series, pd.Series, dict[str, str]]:
+    """For each RUC, the latest-modified file that declares it counts.
+
+    Returns (superseded mask, ambiguous mask, RUC → names of the files tied at the latest time).
+    """
+    declared = pd.DataFrame({"ruc": prepared["ruc_entidad"], "archivo": prepared["archivo"], "mtime": mtime_ns})
+    declared = declared[declared["ruc"].notna()]
+    latest = declared.groupby("ruc")["mtime"].transform("max")
+    superseded = (declared["mtime"] < latest).reindex(prepared.index, fill_value=False)
+    at_latest = declared[declared["mtime"] == latest]
+    files_at_latest = at_latest.drop_duplicates(["ruc", "archivo"]).groupby("ruc")["archivo"].agg(sorted)
+    tied = files_at_latest[files_at_latest.map(len) > 1]
+    ambiguous = (declared["ruc"].isin(tied.index) & (declared["mtime"] == latest)).reindex(prepared.index, fill_value=False)
+    return superseded, ambiguous, {ruc: ", ".join(names) for ruc, names in tied.items()}
+
+
+def process_declaraciones(
+    year_dir: Path, anio: int, catalogs: DeclarationCatalogs, detected_at: dt.datetime | None = None
+) -> IngestResult:
+    detected_at = detected_at or dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    discovery = discover_files(year_dir)
+    batch = read_source_files(discovery.files, DECLARACION)
+    rows = batch.rows
+    prepared = prepare_frame(DECLARACION, rows)
+    prepared["archivo"] = rows["archivo"]
+
+    superseded, ambiguous, tied_files = supersession(prepared, rows[MTIME_COLUMN])
+    active = prepared[~superseded]
+    failures = pd.concat(
+        [
+            model_failures(declaracion_model(catalogs, anio), active, DATAFRAME_RULE_COLUMNS),
+            long_extra_failures(rows[~superseded]),
+            pd.DataFrame({"index": active.index[ambiguous[~superseded]], "columna": "ruc_entidad", "regla": "reenvio_ambiguo"}),
+        ],
+        ignore_index=True,
+    )
+
+    def context(rule: str, column: str, row: pd.Series) -> dict[str, object]:
+        if rule in ("valor_no_permitido", "area_desconocida"):
+            return {"permitidos": allowed_values(column, catalogs)}
+        if rule == "clave_duplicada":
+            return {"clave": f"ruc_entidad={row['ruc_entidad']}, codigo_intervencion={row['codigo_intervencion']}"}
+        if rule == "reenvio_ambiguo":
+            return {"archivos": tied_files.get(prepared.at[row.name, "ruc_entidad"], "")}
+        if rule in ("fecha_fin_anterior", "fuera_del_anio"):
+            return {"valor": f"{row['fecha_inicio']} al {row['fecha_fin']}" if rule == "fuera_del_anio" else row["fecha_fin"]}
+        return {}
+
+    quarantined = quarantine_rows(DECLARACION.origen, anio, rows, failures, context)
+    states = row_states(rows.index, superseded, pd.Index(failures["index"].unique()))
+    staged_index = states.index[states == "staged"]
+    return IngestResult(
+        raw=raw_frame(rows, anio, states),
+        staged=staged_frame(prepared.loc[staged_index], rows.loc[staged_index], catalogs),
+        quarantined=quarantined,
+        rejected_files=rejected_files_frame(DECLARACION.origen, anio, discovery.rejected + batch.rejected, detected_at),
+        warnings=discovery.warnings + batch.warnings,
+    )
+
+
+def raw_frame(rows: pd.DataFrame, anio: int, states: pd.Series) -> pd.DataFrame:
+    """Every row read, as text, with the partition year and the row's own `anio` kept apart."""
+    raw = pd.DataFrame(
+        {
+            "archivo": rows["archivo"],
+            "hoja": rows["hoja"],
+            "fila": rows[ROW_COLUMN].astype("int64"),
+            "anio": pd.Series(anio, index=rows.index, dtype="int64"),
+            "anio_fila": rows["anio"] if "anio" in rows else pd.NA,
+        }
+    )
+    for name in DECLARACION.names:
+        if name != "anio":
+            raw[name] = rows[name] if name in rows else pd.Series(pd.NA, index=rows.index, dtype="str")
+    raw["estado_fila"] = states
+    raw[EXTRA_COLUMN] = rows[EXTRA_COLUMN]
+    return raw.reset_index(drop=True)
+
+
+def staged_frame(prepared: pd.DataFrame, rows: pd.DataFrame, catalogs: DeclarationCatalogs) -> pd.DataFrame:
+    """Typed valid rows with `monto_usd`, `es_prioritaria` and the names of codes."""
+    staged = typed_frame(DECLARACION, prepared)
+    rate = staged["anio"].map(catalogs.pen_por_usd).astype("float64")
+    is_usd = staged["moneda"] == "USD"
+    staged["monto_usd"] = staged["monto_ejecutado"].where(is_usd, staged["monto_ejecutado"] / rate)
+    areas = catalogs.areas.set_index("codigo")
+    staged["area_prioritaria_nombre"] = staged["area_prioritaria"].map(areas["nombre"]).astype("str")
+    staged["es_prioritaria"] = staged["area_prioritaria"].map(areas["es_prioritaria"]).astype("str")
+    departamentos = catalogs.departamentos.set_index("codigo")["nombre"]
+    staged["departamento_nombre"] = staged["departamento"].map(departamentos).astype("str")
+    staged["archivo"] = rows["archivo"]
+    staged["fila"] = rows[ROW_COLUMN].astype("int64")
+    return staged.reset_index(drop=True)

@@ -1,0 +1,60 @@
+"""Environment → paths and secrets, read in one place (see shared contract warehouse.md)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SHIPPED_REFERENCE_DIR = PROJECT_ROOT / "data" / "reference"
+DEVELOPMENT_PII_SALT = "cti-pipeline-development-salt-not-for-production"
+
+# Limits that protect a run (contract README, "Limits protect the run").
+MAX_FILE_BYTES = 50 * 1024 * 1024
+MAX_UNPACKED_BYTES = 200 * 1024 * 1024
+MAX_CELL_CHARS = 32_767
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    warehouse: Path
+    pii_salt: str
+    publish_url: str | None
+
+    @property
+    def landing_dir(self) -> Path:
+        return self.data_dir / "landing"
+
+    @property
+    def exports_dir(self) -> Path:
+        return self.data_dir / "exports"
+
+    @property
+    def reference_override_dir(self) -> Path:
+        return self.data_dir / "reference"
+
+    @property
+    def bi_copy(self) -> Path:
+        return self.data_dir / "warehouse" / "bi.duckdb"
+
+    @property
+    def pii_salt_is_default(self) -> bool:
+        return self.pii_salt == DEVELOPMENT_PII_SALT
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        data_dir = Path(env.get("CTI_DATA_DIR") or PROJECT_ROOT / "data").resolve()
+        warehouse = Path(env.get("CTI_WAREHOUSE") or data_dir / "warehouse" / "cti.duckdb").resolve()
+        salt = env.get("CTI_PII_SALT") or DEVELOPMENT_PII_SALT
+        return cls(
+            data_dir=data_dir,
+            warehouse=warehouse,
+            pii_salt=salt,
+            publish_url=env.get("CTI_PUBLISH_URL") or None,
+        )

@@ -1,0 +1,133 @@
+"""DuckDB: create tables, replace one partition's rows atomically, publish the BI copy.
+
+Functions take an open `duckdb.DuckDBPyConnection` (from `DuckDBResource.get_connection()` in
+Dagster, or `duckdb.connect(path)` in scripts and tests). DataFrames go in through `register` +
+`INSERT ... BY NAME` (bulk, columnar); nothing here goes row by row.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from cti_pipeline.contracts.tables import Columns
+
+
+@dataclass(frozen=True)
+class TableWrite:
+    """Replace the rows of `table` matching `where` (e.g. {"anio": 2024, "origen": "declaraciones"})."""
+
+    table: str  # schema.table
+    columns: Columns
+    frame: pd.DataFrame
+    where: Mapping[str, object] = field(default_factory=dict)
+
+
+def quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def qualified(table: str) -> str:
+    schema, name = table.split(".", 1)
+    return f"{quote(schema)}.{quote(name)}"
+
+
+def ensure_table(conn: duckdb.DuckDBPyConnection, table: str, columns: Columns) -> None:
+    schema = table.split(".", 1)[0]
+    conn.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}")
+    body = ", ".join(f"{quote(name)} {sql_type}" for name, sql_type in columns.items())
+    conn.execute(f"CREATE TABLE IF NOT EXISTS {qualified(table)} ({body})")
+    existing = {row[0] for row in conn.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ?",
+        table.split(".", 1),
+    ).fetchall()}
+    for name, sql_type in columns.items():  # additive evolution: new contract columns appear as NULL for old rows
+        if name not in existing:
+            conn.execute(f"ALTER TABLE {qualified(table)} ADD COLUMN {quote(name)} {sql_type}")
+
+
+def conform(frame: pd.DataFrame, columns: Columns) -> pd.DataFrame:
+    """The frame with exactly the table's columns, in order (missing ones as NULL)."""
+    out = pd.DataFrame(index=frame.index)
+    for name in columns:
+        out[name] = frame[name] if name in frame else pd.Series(pd.NA, index=frame.index, dtype="object")
+    return out
+
+
+def replace_partitions(conn: duckdb.DuckDBPyConnection, writes: list[TableWrite]) -> dict[str, int]:
+    """Delete then insert every write in ONE transaction: a failure leaves the previous rows intact."""
+    for write in writes:
+        ensure_table(conn, write.table, write.columns)
+    inserted: dict[str, int] = {}
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        for position, write in enumerate(writes):
+            condition = " AND ".join(f"{quote(k)} = ?" for k in write.where) or "TRUE"
+            conn.execute(f"DELETE FROM {qualified(write.table)} WHERE {condition}", list(write.where.values()))
+            view = f"_incoming_{position}"
+            conn.register(view, conform(write.frame, write.columns))
+            try:
+                conn.execute(f"INSERT INTO {qualified(write.table)} BY NAME SELECT * FROM {view}")
+            finally:
+                conn.unregister(view)
+            inserted[write.table] = inserted.get(write.table, 0) + len(write.frame)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return inserted
+
+
+def table_exists(conn: duckdb.DuckDBPyConnection, table: str) -> bool:
+    schema, name = table.split(".", 1)
+    return bool(conn.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?", [schema, name]
+    ).fetchone()[0])
+
+
+def read_frame(conn: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None = None) -> pd.DataFrame:
+    return conn.execute(sql, params or []).df()
+
+
+def publish_bi_copy(conn: duckdb.DuckDBPyConnection, target: Path, schemas: tuple[str, ...] = ("marts",)) -> dict[str, int]:
+    """Copy the given schemas to `target` through a temporary file and an atomic rename.
+
+    BI tools open `target` read-only; they never hold the live warehouse file.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=".bi-", suffix=".duckdb", dir=target.parent)
+    os.close(handle)
+    os.unlink(temporary)  # DuckDB must create the file itself
+    counts: dict[str, int] = {}
+    try:
+        conn.execute(f"ATTACH {sql_literal(temporary)} AS bi_copy")
+        try:
+            for schema in schemas:
+                conn.execute(f"CREATE SCHEMA IF NOT EXISTS bi_copy.{quote(schema)}")
+                tables = conn.execute(
+                    "SELECT table_name FROM information_schema.tables WHERE table_catalog = current_database() "
+                    "AND table_schema = ? ORDER BY table_name",
+                    [schema],
+                ).fetchall()
+                for (name,) in tables:
+                    source = f"{quote(schema)}.{quote(name)}"
+                    conn.execute(f"CREATE TABLE bi_copy.{source} AS SELECT * FROM {source}")
+                    counts[f"{schema}.{name}"] = conn.execute(f"SELECT count(*) FROM bi_copy.{source}").fetchone()[0]
+        finally:
+            conn.execute("DETACH bi_copy")
+        os.replace(temporary, target)
+    finally:
+        for leftover in (temporary, temporary + ".wal"):
+            if os.path.exists(leftover):
+                os.unlink(leftover)
+    return counts
+
+
+def sql_literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
