@@ -1,0 +1,210 @@
+"""The `cti-pipeline` command: materialise through Dagster, write sample data, write templates."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shutil
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cti_pipeline.settings import PROJECT_ROOT, Settings
+
+log = logging.getLogger("cti_pipeline.cli")
+
+PNCTI_JOB = "pncti_anual_job"
+GPEDC_JOB = "gpedc_job"
+YEARLY_SOURCES = ("declaraciones", "registros")
+
+
+def ensure_dagster_home() -> Path:
+    """DAGSTER_HOME defaults to .dagster_home/ of the checkout, seeded with the project's dagster.yaml."""
+    home = Path(os.environ.get("DAGSTER_HOME") or PROJECT_ROOT / ".dagster_home").resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists() and (PROJECT_ROOT / "dagster.yaml").exists():
+        shutil.copyfile(PROJECT_ROOT / "dagster.yaml", config)
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home
+
+
+def landing_years(settings: Settings) -> list[int]:
+    from cti_pipeline.landing.discovery import discover_years
+
+    years: set[int] = set()
+    for source in YEARLY_SOURCES:
+        found, warnings = discover_years(settings.landing_dir / source)
+        years.update(found)
+        for warning in warnings:
+            log.warning(warning)
+    return sorted(years)
+
+
+@dataclass
+class RunSummary:
+    label: str
+    success: bool
+    run_id: str
+    materialized: list[str] = field(default_factory=list)
+    failed_checks: list[str] = field(default_factory=list)
+    failed_steps: list[str] = field(default_factory=list)
+
+
+def run_job(defs, instance, job_name: str, partition_key: str | None, selection: str | None) -> RunSummary | None:
+    import dagster as dg
+
+    job = defs.resolve_job_def(job_name)
+    asset_selection = None
+    if selection:
+        chosen = dg.AssetSelection.from_string(selection).resolve(defs.resolve_asset_graph())
+        in_job = {key for key in chosen if key in job.asset_layer.asset_graph.get_all_asset_keys()}
+        if not in_job:
+            return None
+        asset_selection = sorted(in_job)
+    result = job.execute_in_process(
+        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+        instance=instance,
+        partition_key=partition_key,
+        asset_selection=asset_selection,
+        raise_on_error=False,
+    )
+    summary = RunSummary(label=f"{job_name}[{partition_key}]" if partition_key else job_name, success=result.success, run_id=result.run_id)
+    for event in result.all_events:
+        if event.event_type_value == "ASSET_MATERIALIZATION":
+            summary.materialized.append(event.asset_key.to_user_string())
+        elif event.event_type_value == "ASSET_CHECK_EVALUATION":
+            evaluation = event.event_specific_data
+            if not evaluation.passed:
+                summary.failed_checks.append(f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}")
+        elif event.event_type_value == "STEP_FAILURE":
+            summary.failed_steps.append(f"{event.step_key}: {event.event_specific_data.error.message.strip()}")
+    return summary
+
+
+def warehouse_counts(settings: Settings, years: Sequence[int]) -> list[tuple[str, int]]:
+    """Rows staged per staging table, rows quarantined and files rejected, for the given years."""
+    import duckdb
+
+    if not settings.warehouse.exists():
+        return []
+    counts: list[tuple[str, int]] = []
+    year_list = ", ".join(str(int(y)) for y in years) or "NULL"
+    with duckdb.connect(str(settings.warehouse), read_only=True) as conn:
+        tables = conn.execute(
+            "SELECT table_schema, table_name FROM information_schema.tables "
+            "WHERE table_schema IN ('staging', 'quarantine', 'marts') ORDER BY 1, 2"
+        ).fetchall()
+        for schema, table in tables:
+            columns = {c[0] for c in conn.execute(f'DESCRIBE "{schema}"."{table}"').fetchall()}
+            condition = f"WHERE anio IN ({year_list})" if "anio" in columns and years else ""
+            n = conn.execute(f'SELECT count(*) FROM "{schema}"."{table}" {condition}').fetchone()[0]
+            counts.append((f"{schema}.{table}", n))
+    return counts
+
+
+def materialize(years: list[int] | None, selection: str | None) -> int:
+    ensure_dagster_home()
+    import dagster as dg
+
+    from cti_pipeline.definitions import defs as load_defs
+
+    settings = Settings.from_env()
+    defs = load_defs()
+    instance = dg.DagsterInstance.get()
+    job_names = {job.name for job in defs.resolve_all_job_defs()}
+    run_years = years if years else landing_years(settings)
+    partitions = defs.resolve_job_def(PNCTI_JOB).partitions_def
+    valid = set(partitions.get_partition_keys(dynamic_partitions_store=instance))
+    summaries: list[RunSummary] = []
+    for year in run_years:
+        if str(year) not in valid:
+            print(f"year {year}: no such partition (partitions run {min(valid)}–{max(valid)}); skipped", file=sys.stderr)
+            continue
+        summary = run_job(defs, instance, PNCTI_JOB, str(year), selection)
+        if summary:
+            summaries.append(summary)
+    if not years and GPEDC_JOB in job_names:
+        summary = run_job(defs, instance, GPEDC_JOB, None, selection)
+        if summary:
+            summaries.append(summary)
+
+    print(f"\ncti-pipeline materialize — data: {settings.data_dir}  warehouse: {settings.warehouse}")
+    for summary in summaries:
+        state = "OK" if summary.success else "FAILED"
+        print(f"  {summary.label}: {state}, {len(set(summary.materialized))} assets materialised (run {summary.run_id})")
+        for check in summary.failed_checks:
+            print(f"    failed check: {check}")
+        for step in summary.failed_steps:
+            print(f"    failed step: {step}")
+    counted_years = [y for y in run_years]
+    for table, n in warehouse_counts(settings, counted_years):
+        print(f"  {table}: {n} rows")
+    if not summaries:
+        print("  nothing to materialise (no year folders under landing/ and no matching selection)")
+    return 0 if all(s.success for s in summaries) else 1
+
+
+def sample_data(out: Path, years: list[int], rows: int, seed: int) -> int:
+    from cti_pipeline.sample import write_sample_data
+
+    landing = write_sample_data(out, years, rows, seed)
+    print(f"sample data written to {landing}")
+    return 0
+
+
+def template(kind: str, name: str | None, out: Path) -> int:
+    try:
+        from cti_pipeline.outputs.templates import write_template
+    except ImportError:
+        print("templates are not available in this version", file=sys.stderr)
+        return 2
+    try:
+        path = write_template(kind, name, out)
+    except ValueError as error:
+        print(str(error), file=sys.stderr)
+        return 2
+    print(f"template written to {path}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cti-pipeline", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser(
+        "materialize",
+        help="materialise assets through Dagster (recorded at DAGSTER_HOME, visible in the UI)",
+        description="Without --year: every year found under landing/ plus the GPEDC round. With --year: only "
+        "those years' partitions. Exits non-zero when a step fails (quarantined rows or files are not failures).",
+    )
+    run.add_argument("--year", type=int, action="append", dest="years", metavar="Y", help="a year partition (repeatable)")
+    run.add_argument("--select", metavar="DAGSTER_SELECTION", help='asset selection, e.g. "group:declaraciones" or "key:staging/declaraciones"')
+
+    sample = commands.add_parser("sample-data", help="write realistic, deterministic sample inputs (with some bad files and rows)")
+    sample.add_argument("--out", type=Path, required=True, help="a data dir (files go to DIR/landing/) or a landing dir")
+    sample.add_argument("--years", type=int, nargs="+", default=[2023, 2024])
+    sample.add_argument("--rows", type=int, default=480, help="declaration rows per year (default 480)")
+    sample.add_argument("--seed", type=int, default=2030)
+
+    blank = commands.add_parser("template", help="write a blank Excel template with dropdowns and validation")
+    blank.add_argument("kind", choices=["declaracion", "registros", "gpedc"])
+    blank.add_argument("name", nargs="?", help="the registros KIND or the gpedc ROLE")
+    blank.add_argument("--out", type=Path, required=True)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    if args.command == "materialize":
+        return materialize(args.years, args.select)
+    if args.command == "sample-data":
+        return sample_data(args.out, args.years, args.rows, args.seed)
+    return template(args.kind, args.name, args.out)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
