@@ -4,7 +4,7 @@ import dagster as dg
 
 from cti_pipeline.defs.partitions import yearly_partitions
 
-PNCTI_GROUPS = ("declaraciones", "registros", "pncti")
+PNCTI_GROUPS = ("declaraciones", "registros", "pncti", "reportes")
 
 pncti_anual_job = dg.define_asset_job(
     name="pncti_anual_job",
