@@ -74,7 +74,12 @@ def discover_files(year_dir: Path) -> Discovery:
     """The candidate files of one year folder, and the ones rejected before any parsing."""
     found = Discovery()
     if year_dir.is_symlink():
-        found.warnings.append(f"{year_dir}: the year folder is a symbolic link, ignored")
+        found.rejected.append(
+            FileRejection(
+                f"{year_dir.name}/",
+                "La carpeta del año es un enlace simbólico y no se sigue. Copie los archivos en una carpeta real.",
+            )
+        )
         return found
     if not year_dir.is_dir():
         return found

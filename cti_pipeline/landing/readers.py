@@ -154,7 +154,7 @@ def decode_csv(raw: bytes) -> tuple[str, str]:
 
 def sniff_separator(text: str) -> str:
     """`;` when the first non-empty line has more semicolons than commas (Excel in Spanish locales)."""
-    for line in text.splitlines():
+    for line in text.split("\n"):
         if line.strip():
             return ";" if line.count(";") > line.count(",") else ","
     return ","
@@ -167,7 +167,7 @@ def read_csv(file: LandedFile) -> Table:
     separator = sniff_separator(text)
     # An upper bound of the fields in any line (quoted separators only add empty columns, which are
     # dropped), so that a blank first line or a long row never makes the parser fail.
-    width = max(line.count(separator) for line in text.splitlines()) + 1
+    width = max(line.count(separator) for line in text.split("\n")) + 1
     try:
         frame = pd.read_csv(
             io.StringIO(text),
