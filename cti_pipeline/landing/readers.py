@@ -102,6 +102,21 @@ def read_xlsx(file: LandedFile, sheet: str) -> Table:
     return Table(_rows_to_table(frame, first_row_number=1), hoja=chosen, warnings=warnings)
 
 
+def workbook_sheet_names(file: LandedFile) -> list[str]:
+    """The sheet names of a workbook (after the same container checks as `read_xlsx`).
+
+    For multi-sheet inputs (GPEDC questionnaires) that must know which sheets exist, since
+    `read_table` falls back to the first sheet when the named one is missing.
+    """
+    check_workbook_container(file)
+    try:
+        return list(CalamineWorkbook.from_path(str(file.path)).sheet_names)
+    except Exception as error:  # calamine raises several error types for broken workbooks
+        raise UnreadableFile(
+            f"No se pudo leer el libro de Excel: {error}. Ábralo en Excel y guárdelo de nuevo como .xlsx."
+        ) from error
+
+
 def cell_to_text(value: object) -> str:
     """A calamine cell as the text a person reads in Excel (numbers without a spurious `.0`)."""
     if isinstance(value, str):
