@@ -66,7 +66,7 @@ def write_xlsx(
         worksheet.append([])
     worksheet.append(headers)
     for row in rows:
-        worksheet.append([row.get(_key(h)) for h in headers])
+        worksheet.append([row.get(h, row.get(_key(h))) for h in headers])
     path.parent.mkdir(parents=True, exist_ok=True)
     workbook.save(path)
     if mtime is not None:
@@ -91,7 +91,7 @@ def write_csv(
     for row in rows:
         values = []
         for header in headers:
-            value = row.get(_key(header))
+            value = row.get(header, row.get(_key(header)))
             if isinstance(value, dt.date):
                 value = value.isoformat()
             elif isinstance(value, float) and decimal_comma:

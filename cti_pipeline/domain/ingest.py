@@ -6,6 +6,7 @@ No Dagster here. Every function takes and returns plain values or DataFrames.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -171,6 +172,8 @@ def quarantine_rows(
 
 def _raw_value(row: pd.Series, column: str) -> str | None:
     value = row.get(column)
+    if value is None and isinstance(row.get(EXTRA_COLUMN), str):  # an extra column, packed as JSON
+        value = json.loads(row[EXTRA_COLUMN]).get(column)
     if value is None or (isinstance(value, float) and pd.isna(value)) or value is pd.NA:
         return None
     text = str(value)
