@@ -80,8 +80,15 @@ def run_job(defs, instance, job_name: str, partition_key: str | None, selection:
             if not evaluation.passed:
                 summary.failed_checks.append(f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}")
         elif event.event_type_value == "STEP_FAILURE":
-            summary.failed_steps.append(f"{event.step_key}: {event.event_specific_data.error.message.strip()}")
+            summary.failed_steps.append(f"{event.step_key}: {root_cause(event.event_specific_data.error)}")
     return summary
+
+
+def root_cause(error) -> str:
+    """The innermost error of a Dagster SerializableErrorInfo chain, on one line."""
+    while error.cause is not None:
+        error = error.cause
+    return f"{error.cls_name}: {error.message.strip().splitlines()[-1]}" if error.message.strip() else error.cls_name
 
 
 def warehouse_counts(settings: Settings, years: Sequence[int]) -> list[tuple[str, int]]:

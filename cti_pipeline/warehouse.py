@@ -64,23 +64,25 @@ def replace_partitions(conn: duckdb.DuckDBPyConnection, writes: list[TableWrite]
     """Delete then insert every write in ONE transaction: a failure leaves the previous rows intact."""
     for write in writes:
         ensure_table(conn, write.table, write.columns)
+    views = [f"_incoming_{position}" for position in range(len(writes))]
+    for view, write in zip(views, writes, strict=True):  # registered outside the transaction
+        conn.register(view, conform(write.frame, write.columns))
     inserted: dict[str, int] = {}
-    conn.execute("BEGIN TRANSACTION")
     try:
-        for position, write in enumerate(writes):
-            condition = " AND ".join(f"{quote(k)} = ?" for k in write.where) or "TRUE"
-            conn.execute(f"DELETE FROM {qualified(write.table)} WHERE {condition}", list(write.where.values()))
-            view = f"_incoming_{position}"
-            conn.register(view, conform(write.frame, write.columns))
-            try:
+        conn.execute("BEGIN TRANSACTION")
+        try:
+            for view, write in zip(views, writes, strict=True):
+                condition = " AND ".join(f"{quote(k)} = ?" for k in write.where) or "TRUE"
+                conn.execute(f"DELETE FROM {qualified(write.table)} WHERE {condition}", list(write.where.values()))
                 conn.execute(f"INSERT INTO {qualified(write.table)} BY NAME SELECT * FROM {view}")
-            finally:
-                conn.unregister(view)
-            inserted[write.table] = inserted.get(write.table, 0) + len(write.frame)
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
+                inserted[write.table] = inserted.get(write.table, 0) + len(write.frame)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    finally:
+        for view in views:
+            conn.unregister(view)
     return inserted
 
 

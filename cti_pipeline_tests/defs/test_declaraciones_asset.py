@@ -1,0 +1,102 @@
+"""The declarations multi-asset materialised for real into a temporary DuckDB file."""
+
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pandas as pd
+import pytest
+
+from cti_pipeline.contracts.tables import FILAS_RECHAZADAS
+from cti_pipeline.defs.declaraciones import declaraciones
+from cti_pipeline.warehouse import TableWrite, replace_partitions
+from cti_pipeline_tests.factories import declaracion_row, valid_ruc, write_csv, write_xlsx
+
+RUC_A = valid_ruc("2010004721")
+
+
+def materialize(resources, year: int) -> dg.ExecuteInProcessResult:
+    return dg.materialize([declaraciones], resources=resources, partition_key=str(year))
+
+
+def test_materialisation_writes_raw_staging_quarantine_and_passes_its_checks(data_dir: Path, resources, warehouse):
+    year = data_dir / "landing" / "declaraciones" / "2024"
+    write_xlsx(year / "a.xlsx", [declaracion_row(codigo_intervencion="1"), declaracion_row(codigo_intervencion="2", moneda="YEN")])
+    write_csv(year / "b.csv", [declaracion_row(ruc_entidad=valid_ruc("2060000001"), codigo_intervencion="1", moneda="PEN")],
+              encoding="cp1252", separator=";", decimal_comma=True)
+    (year / "c.xlsx").write_bytes(b"garbage")
+
+    result = materialize(resources, 2024)
+    assert result.success
+    checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+    assert checks == {"filas_conciliadas": True, "sin_claves_duplicadas": True, "montos_convertidos": True}
+
+    materializations = {m.asset_key.to_user_string(): m.metadata for m in result.get_asset_materialization_events() for m in [m.materialization]}
+    assert materializations["raw/declaraciones"]["dagster/row_count"].value == 3
+    assert materializations["staging/declaraciones"]["dagster/row_count"].value == 2
+    assert materializations["quarantine/declaraciones"]["archivos_rechazados"].value == 1
+    assert "| archivo |" in materializations["quarantine/declaraciones"]["preview"].value
+
+    conn = warehouse()
+    assert conn.execute("SELECT count(*) FROM staging.declaraciones WHERE anio = 2024").fetchone()[0] == 2
+    assert conn.execute("SELECT regla FROM quarantine.filas_rechazadas").fetchall() == [("valor_no_permitido",)]
+    assert conn.execute("SELECT archivo FROM quarantine.archivos_rechazados").fetchall() == [("c.xlsx",)]
+    usd = conn.execute("SELECT monto_usd FROM staging.declaraciones WHERE moneda = 'PEN'").fetchone()[0]
+    assert usd == pytest.approx(1000.0 / 3.757)
+
+
+def test_rematerialising_a_year_replaces_its_rows_and_leaves_other_years(data_dir: Path, resources, warehouse):
+    landing = data_dir / "landing" / "declaraciones"
+    write_csv(landing / "2023" / "e.csv", [declaracion_row(anio=2023, codigo_intervencion="old", fecha_fin="2023-12-31")])
+    write_csv(landing / "2024" / "e.csv", [declaracion_row(codigo_intervencion=str(i)) for i in range(3)])
+    assert materialize(resources, 2023).success
+    assert materialize(resources, 2024).success
+    write_csv(landing / "2024" / "e.csv", [declaracion_row(codigo_intervencion="solo")])
+    assert materialize(resources, 2024).success
+    assert materialize(resources, 2024).success
+
+    conn = warehouse()
+    rows = conn.execute("SELECT anio, codigo_intervencion FROM staging.declaraciones ORDER BY anio").fetchall()
+    assert rows == [(2023, "old"), (2024, "solo")]
+    assert conn.execute("SELECT count(*) FROM raw.declaraciones WHERE anio = 2024").fetchone()[0] == 1
+
+
+def test_a_failed_write_leaves_the_previous_rows_of_the_year_intact(tmp_path: Path):
+    """A real failure inside the transaction (a value DuckDB cannot cast) rolls every table back."""
+    database = tmp_path / "w.duckdb"
+    quarantine = pd.DataFrame([{"origen": "declaraciones", "anio": 2024, "archivo": "a.csv", "hoja": None, "fila": 2,
+                                "columna": "x", "regla": "obligatorio", "valor": None, "mensaje": "m"}])
+    staged = pd.DataFrame({"anio": [2024], "codigo": ["previous"]})
+    with duckdb.connect(str(database)) as conn:
+        replace_partitions(conn, [
+            TableWrite("staging.t", {"anio": "INTEGER", "codigo": "VARCHAR"}, staged, {"anio": 2024}),
+            TableWrite("quarantine.filas_rechazadas", FILAS_RECHAZADAS, quarantine, {"anio": 2024}),
+        ])
+        broken = quarantine.assign(fila="not a row number")
+        with pytest.raises(duckdb.ConversionException):
+            replace_partitions(conn, [
+                TableWrite("staging.t", {"anio": "INTEGER", "codigo": "VARCHAR"}, staged.assign(codigo="new"), {"anio": 2024}),
+                TableWrite("quarantine.filas_rechazadas", FILAS_RECHAZADAS, broken, {"anio": 2024}),
+            ])
+        assert conn.execute("SELECT codigo FROM staging.t").fetchall() == [("previous",)]
+        assert conn.execute("SELECT fila FROM quarantine.filas_rechazadas").fetchall() == [(2,)]
+
+
+def test_a_broken_reference_override_fails_the_step_without_touching_the_warehouse(data_dir: Path, resources, warehouse):
+    year = data_dir / "landing" / "declaraciones" / "2024"
+    write_csv(year / "e.csv", [declaracion_row(ruc_entidad=RUC_A)])
+    assert materialize(resources, 2024).success
+    (data_dir / "reference").mkdir()
+    (data_dir / "reference" / "areas_prioritarias.csv").write_text("codigo,nombre\nAP01,sin columna clave\n")
+    write_csv(year / "e.csv", [declaracion_row(ruc_entidad=RUC_A, codigo_intervencion="otra")])
+    result = dg.materialize([declaraciones], resources=resources, partition_key="2024", raise_on_error=False)
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    assert "lacks the column(s) es_prioritaria" in failure.event_specific_data.error.to_string()
+    assert warehouse().execute("SELECT codigo_intervencion FROM staging.declaraciones").fetchall() == [("INT-001",)]
+
+
+def test_partitions_are_years(defs: dg.Definitions):
+    job = defs.resolve_job_def("pncti_anual_job")
+    keys = job.partitions_def.get_partition_keys()
+    assert keys[0] == "2019" and "2024" in keys and all(len(k) == 4 for k in keys)
