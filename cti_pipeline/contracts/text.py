@@ -38,7 +38,8 @@ def blank_to_na(series: pd.Series) -> pd.Series:
 def normalize_code(series: pd.Series) -> pd.Series:
     """Code-list values match case-insensitively after trimming (and ignoring accents)."""
     text = blank_to_na(series)
-    return text.str.upper().map(_strip_accents_or_na, na_action="ignore").str.replace(r"\s+", "_", regex=True)
+    # `.astype("str")`: mapping an all-missing column (an absent optional column) gives float NaN
+    return text.str.upper().map(_strip_accents_or_na, na_action="ignore").astype("str").str.replace(r"\s+", "_", regex=True)
 
 
 def normalize_yes_no(series: pd.Series) -> pd.Series:
