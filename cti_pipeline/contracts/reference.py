@@ -93,3 +93,29 @@ def load_iso3(override_dir: Path | None) -> frozenset[str]:
     codes = set(load_catalog("paises_iso3", override_dir)["iso3"].str.upper())
     codes |= set(load_catalog("paises_alc", override_dir)["iso3"].str.upper())
     return frozenset(codes)
+
+
+# --- PNCTI indicators (issue 4) -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class IndicatorCatalogs:
+    """What computing the PNCTI indicators of one year needs: the catalog, expected and reported values."""
+
+    indicadores: pd.DataFrame  # codigo, nivel, objetivo_prioritario, servicio, unidad, fuente, nombre
+    logros_esperados: pd.DataFrame  # indicador, anio, valor_esperado (text)
+    reportado: pd.DataFrame  # indicador, anio, valor_reportado, avance_reportado_pct (text, as published)
+    paises_alc: frozenset[str]
+
+    @classmethod
+    def load(cls, override_dir: Path | None, anio: int) -> IndicatorCatalogs:
+        indicadores = load_catalog("pncti_indicadores", override_dir)
+        for column in ("servicio", "nombre"):
+            if column not in indicadores:
+                indicadores[column] = ""
+        logros = load_catalog("logros_esperados", override_dir)
+        reportado = load_catalog(f"reportado_{anio}", override_dir, required=False)
+        if "nota" not in reportado:
+            reportado["nota"] = ""
+        alc = frozenset(load_catalog("paises_alc", override_dir)["iso3"].str.upper())
+        return cls(indicadores=indicadores, logros_esperados=logros, reportado=reportado, paises_alc=alc)

@@ -55,3 +55,102 @@ DECLARACIONES_DERIVED: Columns = {
     "es_prioritaria": "VARCHAR",
     "departamento_nombre": "VARCHAR",
 }
+
+
+# --- GPEDC 4th monitoring round (contract gpedc.md) -------------------------------------------------
+
+# staging.gpedc_puntos_focales keeps only these four columns: contact details never leave the landing file.
+GPEDC_PUNTOS_FOCALES: Columns = {
+    "codigo_respondente": "VARCHAR",
+    "tipo_respondente": "VARCHAR",
+    "entidad": "VARCHAR",
+    "secciones": "VARCHAR",
+}
+
+# Derived columns of the questionnaire staging tables: the sheet and the file's modification time.
+GPEDC_PROVENANCE: Columns = {"hoja": "VARCHAR", "actualizado_en": "TIMESTAMP"}
+
+# raw.gpedc_filas: one row per row read from any GPEDC file, with its fate (no cell values: the
+# roster's extra columns may hold contact details).
+GPEDC_FILAS: Columns = {
+    "origen": "VARCHAR",
+    "archivo": "VARCHAR",
+    "hoja": "VARCHAR",
+    "fila": "INTEGER",
+    "codigo_respondente": "VARCHAR",
+    "estado_fila": "VARCHAR",
+}
+
+GPEDC_COMPLETITUD: Columns = {
+    "codigo_respondente": "VARCHAR",
+    "entidad": "VARCHAR",
+    "tipo_respondente": "VARCHAR",
+    "seccion": "VARCHAR",
+    "preguntas_respondidas": "BIGINT",
+    "estado": "VARCHAR",
+    "ultima_actualizacion": "TIMESTAMP",
+}
+
+GPEDC_INDICADORES: Columns = {
+    "indicador": "VARCHAR",
+    "codigo_socio": "VARCHAR",
+    "valor": "DOUBLE",
+    "numerador": "DOUBLE",
+    "denominador": "DOUBLE",
+    "anio_referencia": "INTEGER",
+}
+
+
+# --- registros administrativos and PNCTI marts (issue 4) ------------------------------------------
+
+
+def registros_raw_columns(value_columns: tuple[str, ...]) -> Columns:
+    """raw.registros: one row per row read of any kind (`tipo_registro`), every contract column as text."""
+    columns: Columns = {
+        "archivo": "VARCHAR", "hoja": "VARCHAR", "fila": "INTEGER", "anio": "INTEGER", "anio_fila": "VARCHAR",
+        "tipo_registro": "VARCHAR",
+    }
+    columns.update({name: "VARCHAR" for name in value_columns})
+    columns.update({"estado_fila": "VARCHAR", "columnas_extra": "VARCHAR"})
+    return columns
+
+
+PNCTI_INDICADORES: Columns = {
+    "indicador": "VARCHAR",
+    "anio": "INTEGER",
+    "nombre": "VARCHAR",
+    "nivel": "VARCHAR",
+    "objetivo_prioritario": "VARCHAR",
+    "servicio": "VARCHAR",
+    "unidad": "VARCHAR",
+    "fuente": "VARCHAR",
+    "valor": "DOUBLE",
+    "valor_esperado": "DOUBLE",
+    "avance_pct": "DOUBLE",
+    "estado": "VARCHAR",
+    "valor_reportado": "DOUBLE",
+    "avance_reportado_pct": "DOUBLE",
+    "coincide_reportado": "BOOLEAN",
+    "coincide_avance": "BOOLEAN",
+    "numerador": "DOUBLE",
+    "denominador": "DOUBLE",
+    "beneficiarios_en_blanco": "BIGINT",
+    "nota": "VARCHAR",
+}
+
+CTI_EJECUCION: Columns = {
+    "anio": "INTEGER",
+    "departamento": "VARCHAR",
+    "departamento_nombre": "VARCHAR",
+    "area_prioritaria": "VARCHAR",
+    "area_prioritaria_nombre": "VARCHAR",
+    "es_prioritaria": "VARCHAR",
+    "ods": "BIGINT",
+    "tipo_cooperacion": "VARCHAR",
+    "tipo_entidad": "VARCHAR",
+    "pais_fuente": "VARCHAR",
+    "monto_usd": "DOUBLE",
+    "intervenciones": "BIGINT",
+    "beneficiarios": "BIGINT",
+    "entidades": "BIGINT",
+}

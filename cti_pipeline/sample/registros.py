@@ -1,10 +1,257 @@
-"""Sample administrative records (filled in by the PNCTI indicators work)."""
+"""Realistic, deterministic administrative records (the seven `registros` kinds), with a few mistakes.
+
+Every id that looks like a DNI here is invented (the sample is constructed, not real). The writers
+and name lists are also used by the constructed 2023 fixture (data/fixtures/2023/construir.py).
+"""
 
 from __future__ import annotations
 
+import csv
+import datetime as dt
+import io
 import random
+from collections.abc import Sequence
 from pathlib import Path
+
+from openpyxl import Workbook
+
+from cti_pipeline.contracts.registros import REGISTROS
+
+REGIONES = (
+    "Amazonas", "Áncash", "Apurímac", "Arequipa", "Ayacucho", "Cajamarca", "Callao", "Cusco", "Huancavelica",
+    "Huánuco", "Ica", "Junín", "La Libertad", "Lambayeque", "Lima", "Loreto", "Madre de Dios", "Moquegua",
+    "Pasco", "Piura", "Puno", "San Martín", "Tacna", "Tumbes", "Ucayali",
+)
+MINISTERIOS = (
+    "Desarrollo Agrario y Riego", "Ambiente", "Comercio Exterior y Turismo", "Cultura", "Defensa",
+    "Desarrollo e Inclusión Social", "Economía y Finanzas", "Educación", "Energía y Minas", "Interior",
+    "Justicia y Derechos Humanos", "la Mujer y Poblaciones Vulnerables", "la Producción", "Relaciones Exteriores",
+    "Salud", "Trabajo y Promoción del Empleo", "Transportes y Comunicaciones", "Vivienda, Construcción y Saneamiento",
+)
+MUNICIPALIDADES = (
+    "Municipalidad Metropolitana de Lima", "Municipalidad Provincial de Arequipa", "Municipalidad Provincial del Cusco",
+    "Municipalidad Provincial de Piura", "Municipalidad Provincial de Trujillo", "Municipalidad Provincial de Huancayo",
+    "Municipalidad Provincial de Maynas", "Municipalidad Provincial de Chiclayo", "Municipalidad Provincial del Callao",
+    "Municipalidad Distrital de San Juan de Lurigancho", "Municipalidad Distrital de Villa El Salvador",
+    "Municipalidad Distrital de Independencia", "Municipalidad Provincial de Puno", "Municipalidad Provincial de Tacna",
+    "Municipalidad Provincial de Coronel Portillo",
+)
+OTRAS_ENTIDADES = (
+    "Superintendencia Nacional de Aduanas y de Administración Tributaria", "Instituto Nacional de Estadística e Informática",
+    "Consejo Nacional de Ciencia, Tecnología e Innovación Tecnológica", "Servicio Nacional de Áreas Naturales Protegidas por el Estado",
+    "Instituto Nacional de Innovación Agraria", "Servicio Nacional de Sanidad Agraria",
+    "Comisión Nacional para el Desarrollo y Vida sin Drogas", "Autoridad Nacional del Agua", "Instituto Geofísico del Perú",
+    "Servicio Nacional de Meteorología e Hidrología del Perú", "Centro Nacional de Planeamiento Estratégico",
+    "Presidencia del Consejo de Ministros", "Contraloría General de la República", "Defensoría del Pueblo",
+    "Seguro Social de Salud", "Instituto Nacional de Defensa Civil", "Programa Nacional de Becas y Crédito Educativo",
+    "Organismo de Evaluación y Fiscalización Ambiental", "Servicio Nacional Forestal y de Fauna Silvestre",
+    "Instituto del Mar del Perú", "Universidad Nacional Mayor de San Marcos", "Universidad Nacional Agraria La Molina",
+    "Universidad Nacional de San Antonio Abad del Cusco", "Pontificia Universidad Católica del Perú",
+    "Cámara de Comercio de Lima", "Sociedad Nacional de Industrias", "Asociación de Exportadores",
+    "Confederación Nacional de Instituciones Empresariales Privadas",
+)
+ENTIDADES: tuple[str, ...] = (
+    tuple(f"Gobierno Regional de {r}" for r in REGIONES)
+    + tuple(f"Ministerio de {m}" for m in MINISTERIOS)
+    + MUNICIPALIDADES
+    + OTRAS_ENTIDADES
+)
+FOROS = ("OCDE", "AGCED", "SEGIB", "OEA", "Alianza del Pacífico", "APEC", "CELAC", "CAN", "ONU")
+SECTORES = ("turismo", "gastronomía", "pesca", "transporte", "gestión pública", "agricultura", "salud", "educación",
+            "desarrollo alternativo", "ciencia y tecnología", "recursos humanos")
+ALC_SOCIOS = ("CRI", "BOL", "HND", "DOM", "PAN", "ECU", "URY", "COL", "ARG", "CHL", "BLZ", "PRY", "GTM", "SLV", "MEX", "CUB")
+OTROS_SOCIOS = ("THA", "IND", "IDN", "MAR", "EGY", "VNM", "PHL", "KEN")
+TEMAS = ("Cooperación triangular", "Canje de deuda", "Alianzas multiactor", "Cooperación descentralizada",
+         "Financiamiento climático", "Cooperación Sur-Sur")
+
+PRETTY_HEADERS = {
+    "anio": "Año", "programa": "Programa", "participante_id": "Participante ID", "entidad": "Entidad",
+    "es_uocti": "Es UOCTI", "nota": "Nota", "mes": "Mes", "seccion": "Sección", "accesos": "Accesos",
+    "espacio_id": "Espacio ID", "nombre_espacio": "Nombre Espacio", "fecha": "Fecha",
+    "entidad_participante": "Entidad Participante", "compromiso_id": "Compromiso ID", "estado": "Estado",
+    "tema": "Tema", "codigo_proyecto": "Código Proyecto", "rol_peru": "Rol Perú", "pais_socio": "País Socio",
+    "sector": "Sector", "iniciativa_id": "Iniciativa ID", "foro": "Foro", "liderada_por_peru": "Liderada por Perú",
+}
+
+
+def headers(kind: str) -> list[str]:
+    return REGISTROS[kind].names
+
+
+def write_xlsx(path: Path, kind: str, rows: Sequence[dict[str, object]], pretty: bool = True) -> Path:
+    """A workbook with the kind's sheet, headers as a person types them."""
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(REGISTROS[kind].sheet)
+    names = headers(kind)
+    sheet.append([PRETTY_HEADERS[h] if pretty else h for h in names])
+    for row in rows:
+        sheet.append([row.get(h) for h in names])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    workbook.save(path)
+    return path
+
+
+def write_csv(path: Path, kind: str, rows: Sequence[dict[str, object]], encoding: str = "utf-8", separator: str = ",") -> Path:
+    """A CSV as Excel writes it: `;` and decimal comma and DD/MM/YYYY dates in Spanish locales."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=separator, lineterminator="\r\n")
+    names = headers(kind)
+    writer.writerow(names)
+    for row in rows:
+        values = []
+        for name in names:
+            value = row.get(name)
+            if isinstance(value, dt.date):
+                value = value.strftime("%d/%m/%Y") if separator == ";" else value.isoformat()
+            elif isinstance(value, float):
+                value = f"{value:g}".replace(".", ",") if separator == ";" else f"{value:g}"
+            values.append("" if value is None else value)
+        writer.writerow(values)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(buffer.getvalue().encode(encoding))
+    return path
+
+
+def invented_dni(rng: random.Random, used: set[str]) -> str:
+    """An 8-digit id that looks like a DNI but is invented (never a real person's)."""
+    while True:
+        value = f"{rng.randrange(10_000_000, 79_999_999):08d}"
+        if value not in used:
+            used.add(value)
+            return value
+
+
+def spell_variant(rng: random.Random, name: str) -> str:
+    """How another clerk types the same entity: upper case without accents, extra spaces, lower case."""
+    from cti_pipeline.contracts.text import strip_accents
+
+    choice = rng.randrange(3)
+    if choice == 0:
+        return strip_accents(name).upper()
+    if choice == 1:
+        return "  " + name.replace(" de ", "  de ") + " "
+    return name.lower()
+
+
+def random_date(rng: random.Random, anio: int, first_month: int = 1) -> dt.date:
+    start = dt.date(anio, first_month, 1).toordinal()
+    return dt.date.fromordinal(rng.randrange(start, dt.date(anio, 12, 31).toordinal() + 1))
+
+
+# --- one year -------------------------------------------------------------------------------------
+
+
+def capacitaciones(rng: random.Random, anio: int) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+    """Two rosters (first and second half of the year); some people are trained twice."""
+    used: set[str] = set()
+    people = [
+        {"id": invented_dni(rng, used), "entidad": rng.choice(ENTIDADES), "uocti": rng.random() < 0.75}
+        for _ in range(rng.randrange(180, 260))
+    ]
+    programmes = ["CTI"] if anio < 2024 else ["CTI", "CSS"]
+    first: list[dict[str, object]] = []
+    second: list[dict[str, object]] = []
+    for person in people:
+        programa = rng.choice(programmes) if len(programmes) > 1 and rng.random() < 0.3 else "CTI"
+        sessions = 2 if rng.random() < 0.15 else 1
+        for session in range(sessions):
+            nota = None if rng.random() < 0.08 else round(rng.uniform(8, 19.5) * 2) / 2
+            row = {
+                "anio": anio,
+                "programa": programa if rng.random() < 0.9 else programa.lower(),
+                "participante_id": person["id"],
+                "entidad": person["entidad"] if rng.random() < 0.85 else spell_variant(rng, person["entidad"]),
+                "es_uocti": rng.choice(("SI", "Sí", "si")) if person["uocti"] else rng.choice(("NO", "No")),
+                "nota": nota,
+            }
+            (first if session == 0 and rng.random() < 0.6 else second).append(row)
+    # mistakes: a grade on the wrong scale, a missing id, a grade typed as text
+    first.append({"anio": anio, "programa": "CTI", "participante_id": people[0]["id"], "entidad": people[0]["entidad"], "es_uocti": "SI", "nota": 85})
+    second.append({"anio": anio, "programa": "CTI", "participante_id": None, "entidad": rng.choice(ENTIDADES), "es_uocti": "SI", "nota": 15})
+    second.append({"anio": anio, "programa": "CTI", "participante_id": people[1]["id"], "entidad": people[1]["entidad"], "es_uocti": "NO", "nota": "aprobado"})
+    return first, second
+
+
+def accesos_web(rng: random.Random, anio: int) -> list[dict[str, object]]:
+    rows = []
+    for mes in range(1, 13):
+        for seccion, base in (("BECAS", 30), ("ESTADISTICAS", 55), ("EXPERIENCIAS_EXITOSAS", 12), ("TRIANGULAR", 8)):
+            if seccion == "TRIANGULAR" and (anio, mes) < (2024, 7):
+                continue  # the triangular-cooperation page went live in July 2024
+            rows.append({"anio": anio, "mes": mes, "seccion": seccion if rng.random() < 0.9 else seccion.lower(),
+                         "accesos": max(0, int(rng.gauss(base * (1 + 0.1 * (anio - 2023)), base / 4)))})
+    rows.append({"anio": anio, "mes": 13, "seccion": "BECAS", "accesos": 12})  # a 13th month
+    return rows
+
+
+def espacios(rng: random.Random, anio: int) -> list[dict[str, object]]:
+    rows = []
+    names = ("Mesa de Coordinación de la CTI con Gobiernos Regionales", "Encuentro Nacional del Sistema de CTI",
+             "Comité de Cooperación Sur-Sur", "Mesa de Cooperación Descentralizada")
+    for number in range(1, rng.randrange(3, 5)):
+        espacio_id = f"EC-{anio}-{number:02d}"
+        fecha = random_date(rng, anio, 3)
+        for entidad in rng.sample(ENTIDADES, rng.randrange(25, 55)):
+            rows.append({"anio": anio, "espacio_id": espacio_id, "nombre_espacio": names[number - 1], "fecha": fecha,
+                         "entidad_participante": entidad if rng.random() < 0.85 else spell_variant(rng, entidad)})
+    # minutes of last year's session filed in this year's folder
+    rows.append({"anio": anio, "espacio_id": f"EC-{anio - 1}-09", "nombre_espacio": "Reunión de cierre",
+                 "fecha": dt.date(anio - 1, 12, 15), "entidad_participante": rng.choice(ENTIDADES)})
+    return rows
+
+
+def compromisos(rng: random.Random, anio: int) -> list[dict[str, object]]:
+    rows = [
+        {"anio": anio, "compromiso_id": f"COMP-{anio}-{n:03d}", "espacio_id": f"EC-{anio}-{rng.randrange(1, 3):02d}",
+         "estado": rng.choices(("CUMPLIDO", "EN_PROCESO", "PENDIENTE", "en proceso"), (6, 3, 1, 1))[0]}
+        for n in range(1, rng.randrange(12, 30))
+    ]
+    rows.append(dict(rows[-1], estado="CUMPLIDO"))  # the same commitment typed twice: both quarantined
+    return rows
+
+
+def asistencia(rng: random.Random, anio: int) -> list[dict[str, object]]:
+    rows = []
+    for entidad in rng.sample(ENTIDADES, rng.randrange(10, 20)):
+        for _ in range(rng.randrange(1, 4)):
+            rows.append({"anio": anio, "entidad": entidad if rng.random() < 0.8 else spell_variant(rng, entidad),
+                         "fecha": random_date(rng, anio), "tema": rng.choice(TEMAS) if rng.random() < 0.9 else None})
+    return rows
+
+
+def proyectos(rng: random.Random, anio: int) -> list[dict[str, object]]:
+    rows = []
+    for n in range(1, rng.randrange(60, 90)):
+        rol = rng.choices(("OFERENTE", "RECEPTOR", "DOBLE"), (45, 45, 10))[0]
+        socio = rng.choice(ALC_SOCIOS) if rng.random() < 0.85 else rng.choice(OTROS_SOCIOS)
+        rows.append({"anio": anio, "codigo_proyecto": f"CSS-{anio}-{n:03d}", "rol_peru": rol if rng.random() < 0.9 else rol.capitalize(),
+                     "pais_socio": socio, "sector": rng.choice(SECTORES)})
+    rows.append({"anio": anio, "codigo_proyecto": f"CSS-{anio}-900", "rol_peru": "OFERENTE", "pais_socio": "Tailandia", "sector": "pesca"})
+    return rows
+
+
+def iniciativas(rng: random.Random, anio: int) -> list[dict[str, object]]:
+    return [
+        {"anio": anio if n < 12 else anio - 1, "iniciativa_id": f"INI-{anio}-{n:02d}", "foro": rng.choice(FOROS),
+         "liderada_por_peru": rng.choice(("SI", "Sí", "S", "1")) if rng.random() < 0.7 else rng.choice(("NO", "No", "0"))}
+        for n in range(1, rng.randrange(10, 14))
+    ]
 
 
 def write(landing: Path, years: list[int], rows: int, rng: random.Random) -> None:
-    return None
+    """For each year: the seven kinds (xlsx and CSV, several encodings), bad rows, and an unknown-kind file."""
+    for anio in years:
+        folder = landing / "registros" / str(anio)
+        folder.mkdir(parents=True, exist_ok=True)
+        first, second = capacitaciones(rng, anio)
+        write_xlsx(folder / f"capacitaciones_{anio}_primer_semestre.xlsx", "capacitaciones", first)
+        write_csv(folder / f"capacitaciones_{anio}_segundo_semestre.csv", "capacitaciones", second, encoding="cp1252", separator=";")
+        write_csv(folder / f"accesos_web_{anio}.csv", "accesos_web", accesos_web(rng, anio), encoding="utf-8-sig")
+        write_xlsx(folder / f"espacios_coordinacion_{anio}.xlsx", "espacios_coordinacion", espacios(rng, anio))
+        write_csv(folder / f"compromisos_{anio}.csv", "compromisos", compromisos(rng, anio), separator=";")
+        write_xlsx(folder / f"asistencia_tecnica_{anio}.xlsx", "asistencia_tecnica", asistencia(rng, anio))
+        write_xlsx(folder / f"proyectos_css_{anio}.xlsx", "proyectos_css", proyectos(rng, anio))
+        write_csv(folder / f"iniciativas_internacionales_{anio}.csv", "iniciativas_internacionales", iniciativas(rng, anio))
+        if anio == max(years):
+            # a file nobody defined a kind for: rejected whole, with the list of kinds
+            (folder / f"becas_postulantes_{anio}.csv").write_text(f"anio,beca,postulantes\r\n{anio},Japón MEXT,310\r\n", encoding="utf-8")

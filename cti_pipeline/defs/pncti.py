@@ -1,0 +1,103 @@
+"""PNCTI marts: the indicator table of each year (with reconciliation against the published report)
+and the execution cube of the Declaración Anual."""
+
+
+import dagster as dg
+
+from cti_pipeline.contracts.reference import IndicatorCatalogs
+from cti_pipeline.contracts.registros import KINDS
+from cti_pipeline.contracts.tables import CTI_EJECUCION, PNCTI_INDICADORES
+from cti_pipeline.defs.metadata import markdown_table, table_metadata
+from cti_pipeline.defs.partitions import partition_year, yearly_partitions
+from cti_pipeline.defs.resources import CtiConfig, WarehouseResource
+from cti_pipeline.domain.indicators import ND, compute_indicators, disagreements, report_table, sources_of
+from cti_pipeline.domain.pncti import cti_ejecucion, load_inputs
+from cti_pipeline.warehouse import TableWrite, replace_partitions
+
+STAGING_DECLARACIONES = dg.AssetKey(["staging", "declaraciones"])
+STAGING_REGISTROS = [dg.AssetKey(["staging", kind]) for kind in KINDS]
+INDICADORES = dg.AssetKey(["marts", "pncti_indicadores"])
+EJECUCION = dg.AssetKey(["marts", "cti_ejecucion"])
+
+_common = dict(group_name="pncti", kinds={"duckdb", "pandas"}, owners=["team:apci"], partitions_def=yearly_partitions, pool="duckdb")
+
+
+@dg.asset(
+    key=INDICADORES,
+    description="Los 18 indicadores de la PNCTI del año (catálogo reference/pncti_indicadores.csv): valor, logro "
+    "esperado, avance, estado (ND si no hay datos) y lo publicado en el reporte de cumplimiento, si lo hay.",
+    deps=[STAGING_DECLARACIONES, *STAGING_REGISTROS],
+    check_specs=[
+        dg.AssetCheckSpec(
+            "coincide_con_reporte_publicado",
+            asset=INDICADORES,
+            description="Cada valor y avance calculado, redondeado a los decimales con que se publicó, coincide con el "
+            "reporte de cumplimiento del año (reference/reportado_<anio>.csv). Advierte, no detiene la corrida.",
+        )
+    ],
+    **_common,
+)
+def pncti_indicadores(context: dg.AssetExecutionContext, cti: CtiConfig, warehouse: WarehouseResource):
+    anio = partition_year(context)
+    catalogs = IndicatorCatalogs.load(cti.reference_override_dir, anio)
+    with warehouse.get_connection() as conn:
+        inputs = load_inputs(conn, anio, sources_of(catalogs))
+        indicators = compute_indicators(inputs, anio, catalogs)
+        replace_partitions(conn, [TableWrite("marts.pncti_indicadores", PNCTI_INDICADORES, indicators, {"anio": anio})])
+    flagged = disagreements(indicators)
+    for row in flagged.itertuples():
+        context.log.warning(
+            f"{row.indicador} {anio}: computed {row.valor} (avance {row.avance_pct}) but the report published "
+            f"{row.valor_reportado} (avance {row.avance_reportado_pct})"
+        )
+    yield dg.MaterializeResult(
+        metadata=table_metadata(
+            "marts.pncti_indicadores",
+            PNCTI_INDICADORES,
+            len(indicators),
+            indicadores=dg.MetadataValue.md(markdown_table(report_table(indicators), max_rows=50, max_chars=90)),
+            disponibles=int((indicators["estado"] != ND).sum()),
+            no_disponibles=int((indicators["estado"] == ND).sum()),
+            reporte_publicado=bool(indicators["valor_reportado"].notna().any()),
+        )
+    )
+    compared = int(indicators["coincide_reportado"].notna().sum())
+    yield dg.AssetCheckResult(
+        check_name="coincide_con_reporte_publicado",
+        passed=flagged.empty,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "indicadores_comparados": compared,
+            "indicadores_discrepantes": len(flagged),
+            "discrepancias": dg.MetadataValue.md(markdown_table(flagged)),
+        },
+    )
+
+
+@dg.asset(
+    key=EJECUCION,
+    description="Ejecución de la CTI del año (Declaración Anual) por departamento, área prioritaria, ODS, tipo de "
+    "cooperación, tipo de entidad y país fuente: monto_usd, intervenciones, beneficiarios, entidades.",
+    deps=[STAGING_DECLARACIONES],
+    **_common,
+)
+def cti_ejecucion_mart(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    anio = partition_year(context)
+    with warehouse.get_connection() as conn:
+        cube = cti_ejecucion(conn, anio)
+        replace_partitions(conn, [TableWrite("marts.cti_ejecucion", CTI_EJECUCION, cube, {"anio": anio})])
+    by_area = (
+        cube.groupby("area_prioritaria", dropna=False)[["monto_usd", "intervenciones"]].sum().reset_index().sort_values("monto_usd", ascending=False)
+        if not cube.empty
+        else cube
+    )
+    return dg.MaterializeResult(
+        metadata=table_metadata(
+            "marts.cti_ejecucion",
+            CTI_EJECUCION,
+            len(cube),
+            by_area if not cube.empty else None,
+            monto_usd_total=dg.MetadataValue.float(float(cube["monto_usd"].sum()) if not cube.empty else 0.0),
+            intervenciones=int(cube["intervenciones"].sum()) if not cube.empty else 0,
+        )
+    )
