@@ -30,6 +30,14 @@ MESSAGES: dict[str, str] = {
     "mes_invalido": "«{valor}» no es un mes: use un número del 1 al 12.",
     "nota_fuera_de_rango": "«{valor}» no es una nota válida: la escala es de 0 a 20.",
     "fecha_fuera_del_anio": "La fecha {valor} no pertenece al año {anio}.",
+    # GPEDC 4th monitoring round (contract gpedc.md)
+    "respondente_desconocido": "El código de respondente «{valor}» no está en la lista de puntos focales de la ronda. Use el código que APCI le asignó o pida a APCI que lo registre.",
+    "respondente_no_identificado": "No se pudo identificar al respondente de la fila: escriba su «codigo_respondente» en la hoja, o incluya en el mismo libro la hoja «respuestas» con su código.",
+    "seccion_no_asignada": "La sección {valor} no está asignada al respondente {respondente} en la lista de puntos focales (secciones asignadas: {permitidos}). Envíe solo sus secciones o pida a APCI que actualice la asignación.",
+    "socio_desconocido": "«{valor}» no es el código de un socio para el desarrollo de la lista de puntos focales ({permitidos}).",
+    "modulo_invalido": "«{valor}» no es un módulo válido para la sección {seccion}: en la sección C.1 indique el módulo (1 a 4); en las demás secciones deje «modulo» vacío.",
+    "parte_mayor_que_total": "«{columna}» ({valor}) es mayor que su total ({total}). Cada parte debe ser menor o igual que el total de la intervención.",
+    "evaluacion_sin_prevista": "«evaluacion_con_gobierno» es SI pero «evaluacion_final_prevista» es NO: solo hay evaluación conjunta con el gobierno si se prevé una evaluación final.",
 }
 
 

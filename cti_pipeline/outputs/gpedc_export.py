@@ -1,0 +1,138 @@
+"""The GPEDC round's consolidated workbook `exports/gpedc_ronda4_PER.xlsx` (contract gpedc.md, "Export").
+
+One sheet per questionnaire section with every staged answer and its validation state beside it,
+then `intervenciones`, `flujos`, `presupuesto`, `completitud` and `indicadores`. Text is always a
+text cell (never a formula), e-mail addresses in free text are masked, and the file is written
+through a temporary file and an atomic rename.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+from openpyxl import Workbook, load_workbook
+from openpyxl.styles import Font
+
+from cti_pipeline.outputs import set_cell, write_bytes_atomic
+
+FILE_NAME = "gpedc_ronda4_PER.xlsx"
+EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
+EMAIL_MASK = "[correo omitido]"
+
+SECTION_COLUMNS = [
+    "codigo_respondente", "entidad", "modulo", "codigo_pregunta", "respuesta", "comentario",
+    "estado_validacion", "fecha_validacion", "observacion_validacion",
+]
+PROVENANCE = ["archivo", "hoja", "fila", "actualizado_en"]
+
+
+@dataclass
+class GpedcExportData:
+    """What the export shows; every frame comes from staging or the marts (no contact details exist there)."""
+
+    sections: pd.DataFrame  # seccion, tema (catalog order)
+    roster: pd.DataFrame  # codigo_respondente, entidad, ...
+    respuestas: pd.DataFrame
+    validaciones_vigentes: pd.DataFrame  # latest validation per (respondent, section)
+    completitud: pd.DataFrame
+    indicadores: pd.DataFrame
+    intervenciones: pd.DataFrame
+    flujos: pd.DataFrame
+    presupuesto: pd.DataFrame
+
+
+def mask_personal(value: object) -> object:
+    """E-mail addresses typed into free text never reach the export."""
+    if isinstance(value, str) and "@" in value:
+        return EMAIL.sub(EMAIL_MASK, value)
+    return value
+
+
+def section_answers(data: GpedcExportData, seccion: str) -> pd.DataFrame:
+    """The answers of one section, each with the validation state of its respondent and section."""
+    answers = data.respuestas[data.respuestas["seccion"] == seccion] if not data.respuestas.empty else pd.DataFrame()
+    if answers.empty:
+        return pd.DataFrame(columns=SECTION_COLUMNS)
+    entities = data.roster[["codigo_respondente", "entidad"]]
+    state = data.completitud[["codigo_respondente", "seccion", "estado"]].rename(columns={"estado": "estado_validacion"})
+    validation = data.validaciones_vigentes.rename(columns={"fecha": "fecha_validacion", "observacion": "observacion_validacion"})
+    merged = (
+        answers.merge(entities, on="codigo_respondente", how="left")
+        .merge(state, on=["codigo_respondente", "seccion"], how="left")
+        .merge(validation[["codigo_respondente", "seccion", "fecha_validacion", "observacion_validacion"]], on=["codigo_respondente", "seccion"], how="left")
+    )
+    merged = merged.sort_values(["codigo_respondente", "modulo", "codigo_pregunta"], kind="stable", na_position="first")
+    return merged[SECTION_COLUMNS]
+
+
+def _with_entity(frame: pd.DataFrame, roster: pd.DataFrame, code: str = "codigo_respondente") -> pd.DataFrame:
+    if frame.empty:
+        return frame.drop(columns=[c for c in PROVENANCE if c in frame])
+    entities = roster[["codigo_respondente", "entidad"]].rename(columns={"codigo_respondente": code})
+    out = frame.drop(columns=[c for c in PROVENANCE if c in frame]).merge(entities, on=code, how="left")
+    ordered = [code, "entidad", *[c for c in out.columns if c not in (code, "entidad")]]
+    return out[ordered]
+
+
+def export_sheets(data: GpedcExportData) -> dict[str, pd.DataFrame]:
+    """Sheet name → content, in workbook order."""
+    sheets = {seccion: section_answers(data, seccion) for seccion in data.sections["seccion"]}
+    sheets["intervenciones"] = _with_entity(data.intervenciones, data.roster)
+    sheets["flujos"] = _with_entity(data.flujos, data.roster)
+    presupuesto = _with_entity(data.presupuesto, data.roster, "codigo_socio").rename(columns={"entidad": "entidad_socio"})
+    sheets["presupuesto"] = presupuesto
+    sheets["completitud"] = data.completitud
+    sheets["indicadores"] = data.indicadores
+    return sheets
+
+
+def _cell_value(value: object) -> object:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, float) and value != value:
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.to_pydatetime()
+    if hasattr(value, "item") and not isinstance(value, str):  # numpy scalars
+        return value.item()
+    return mask_personal(value)
+
+
+def render(data: GpedcExportData) -> bytes:
+    workbook = Workbook()
+    workbook.remove(workbook.active)
+    bold = Font(bold=True)
+    for name, frame in export_sheets(data).items():
+        sheet = workbook.create_sheet(name)
+        for column, header in enumerate(frame.columns, start=1):
+            cell = sheet.cell(row=1, column=column)
+            set_cell(cell, str(header))
+            cell.font = bold
+        for row_number, row in enumerate(frame.itertuples(index=False), start=2):
+            for column, value in enumerate(row, start=1):
+                set_cell(sheet.cell(row=row_number, column=column), _cell_value(value))
+        sheet.freeze_panes = "A2"
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def formula_cells(source: Path | io.BytesIO) -> list[str]:
+    """Every cell openpyxl reads back as a formula (`data_type == 'f'`); must be empty."""
+    workbook = load_workbook(source)
+    found = [f"{sheet.title}!{cell.coordinate}" for sheet in workbook.worksheets for row in sheet.iter_rows() for cell in row if cell.data_type == "f"]
+    workbook.close()
+    return found
+
+
+def write_export(exports_dir: Path, data: GpedcExportData) -> Path:
+    """Render, re-open the bytes to prove no cell is a formula, then write atomically."""
+    payload = render(data)
+    formulas = formula_cells(io.BytesIO(payload))
+    if formulas:  # cannot happen through set_cell; a guard for future edits
+        raise ValueError(f"export would contain formula cells: {', '.join(formulas[:10])}")
+    return write_bytes_atomic(Path(exports_dir) / FILE_NAME, payload)
