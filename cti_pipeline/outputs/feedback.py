@@ -124,16 +124,19 @@ def group_feedback(rows: pd.DataFrame, files: pd.DataFrame, file_rucs: pd.DataFr
     that text is blank); every rejected file to the workbook(s) of the RUC(s) its file shows in raw, else
     to a workbook named after the file."""
     rows = rows.copy()
-    rows["_ruc"] = rows["ruc_entidad"].map(clean_text) if "ruc_entidad" in rows else None
-    rows["_key"] = [f"ruc:{ruc}" if ruc else f"archivo:{archivo}" for ruc, archivo in zip(rows["_ruc"], rows["archivo"], strict=True)]
+    rucs = [clean_text(v) for v in rows["ruc_entidad"]] if "ruc_entidad" in rows else [None] * len(rows)
+    rows["_key"] = pd.Series(
+        [f"ruc:{ruc}" if ruc else f"archivo:{archivo}" for ruc, archivo in zip(rucs, rows["archivo"], strict=True)],
+        index=rows.index, dtype="object",
+    )
 
     file_targets: list[tuple[str, str, str]] = []  # (key, archivo, motivo)
-    rucs_by_file = file_rucs.assign(ruc=file_rucs["ruc_entidad"].map(clean_text)).dropna(subset=["ruc"]).groupby("archivo")["ruc"].agg(
-        lambda s: sorted(set(s))
-    ) if not file_rucs.empty else pd.Series(dtype="object")
+    rucs_by_file: dict[str, set[str]] = {}
+    for archivo, ruc in zip(file_rucs["archivo"], file_rucs["ruc_entidad"], strict=True):
+        if clean_text(ruc):
+            rucs_by_file.setdefault(archivo, set()).add(clean_text(ruc))
     for archivo, motivo in zip(files["archivo"], files["motivo"], strict=True):
-        rucs = rucs_by_file.get(archivo, []) if len(rucs_by_file) else []
-        for ruc in rucs or [None]:
+        for ruc in sorted(rucs_by_file.get(archivo, ())) or [None]:
             file_targets.append((f"ruc:{ruc}" if ruc else f"archivo:{archivo}", archivo, motivo))
 
     keys = sorted(set(rows["_key"]) | {key for key, _, _ in file_targets})
@@ -146,7 +149,7 @@ def group_feedback(rows: pd.DataFrame, files: pd.DataFrame, file_rucs: pd.DataFr
             name = f"{name[:-5]}_{short_hash(key)}.xlsx"
         used.add(name.lower())
         mine = rows[rows["_key"] == key]
-        names = mine["nombre_entidad"].map(clean_text).dropna() if "nombre_entidad" in mine else pd.Series(dtype="str")
+        names = pd.Series([n for n in map(clean_text, mine["nombre_entidad"]) if n] if "nombre_entidad" in mine else [], dtype="object")
         entity_files = pd.DataFrame([(a, m) for k, a, m in file_targets if k == key], columns=FILE_COLUMNS)
         entities.append(
             EntityFeedback(

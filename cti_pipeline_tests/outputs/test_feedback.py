@@ -1,0 +1,175 @@
+"""Feedback workbooks for declaring entities, from a real declarations run into a temporary warehouse."""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+from openpyxl import load_workbook
+
+from cti_pipeline.defs.declaraciones import declaraciones
+from cti_pipeline.defs.reportes import observaciones_entidades
+from cti_pipeline.outputs.feedback import group_feedback, write_feedback
+from cti_pipeline_tests.factories import DECLARACION_HEADERS, declaracion_row, valid_ruc, write_csv, write_xlsx
+
+RUC_A = valid_ruc("2010004721")
+RUC_B = valid_ruc("2060000001")
+FORMULA_TEXTS = ["=HYPERLINK(\"http://example.org\",\"x\")", "+51 999", "-3+4", "@SUM(A1)"]
+
+
+def landing_year(data_dir: Path, year: int = 2024) -> Path:
+    return data_dir / "landing" / "declaraciones" / str(year)
+
+
+def write_inputs(data_dir: Path) -> dict[tuple[str, int], str | None]:
+    """Write the year's files; return (archivo, fila) → RUC text for every row the test made bad."""
+    year = landing_year(data_dir)
+    bad: dict[tuple[str, int], str | None] = {}
+    a_rows = [
+        declaracion_row(codigo_intervencion="A1"),
+        declaracion_row(codigo_intervencion="A2", moneda="YEN"),
+        declaracion_row(codigo_intervencion="A3", monto_ejecutado=-5, ods=30),
+    ]
+    write_xlsx(year / "entidad_a.xlsx", a_rows)
+    bad[("entidad_a.xlsx", 3)] = bad[("entidad_a.xlsx", 4)] = RUC_A
+
+    b_rows = [declaracion_row(ruc_entidad=RUC_B, codigo_intervencion="B0")]
+    b_rows += [declaracion_row(ruc_entidad=RUC_B, codigo_intervencion=f"B{i + 1}", moneda=text) for i, text in enumerate(FORMULA_TEXTS)]
+    write_csv(year / "entidad_b.csv", b_rows, encoding="cp1252", separator=";")
+    for i in range(len(FORMULA_TEXTS)):
+        bad[("entidad_b.csv", 3 + i)] = RUC_B
+
+    c_rows = [
+        declaracion_row(ruc_entidad="2010004721X", codigo_intervencion="C1"),
+        declaracion_row(ruc_entidad="=1+2", codigo_intervencion="C2"),
+        declaracion_row(ruc_entidad="", codigo_intervencion="C3"),
+        declaracion_row(ruc_entidad="../../etc/passwd", codigo_intervencion="C4"),
+    ]
+    write_csv(year / "mixta c.csv", c_rows)
+    bad[("mixta c.csv", 2)] = "2010004721X"
+    bad[("mixta c.csv", 3)] = "=1+2"
+    bad[("mixta c.csv", 4)] = None
+    bad[("mixta c.csv", 5)] = "../../etc/passwd"
+
+    (year / "roto.xlsx").write_bytes(b"this is not a workbook")
+    write_csv(year / "sin moneda.csv", [declaracion_row(codigo_intervencion="X")], headers=[h for h in DECLARACION_HEADERS if h != "moneda"])
+    return bad
+
+
+def read_sheet(path: Path, sheet: str) -> pd.DataFrame:
+    workbook = load_workbook(path)
+    for worksheet in workbook.worksheets:
+        for row in worksheet.iter_rows():
+            for cell in row:
+                assert cell.data_type != "f", f"{path.name}!{cell.coordinate} is a formula"
+    rows = list(workbook[sheet].iter_rows(values_only=True))
+    return pd.DataFrame(rows[1:], columns=rows[0])
+
+
+def materialize(resources) -> dg.ExecuteInProcessResult:
+    result = dg.materialize([declaraciones, observaciones_entidades], resources=resources, partition_key="2024")
+    assert result.success
+    return result
+
+
+def test_each_entity_gets_exactly_its_quarantined_rows_and_apci_a_summary(data_dir: Path, resources, warehouse):
+    bad = write_inputs(data_dir)
+    result = materialize(resources)
+    conn = warehouse()
+    quarantine = conn.execute(
+        "SELECT archivo, hoja, fila, columna, regla, valor, mensaje FROM quarantine.filas_rechazadas "
+        "WHERE anio = 2024 AND origen = 'declaraciones'"
+    ).df()
+    conn.close()
+    assert set(zip(quarantine["archivo"], quarantine["fila"], strict=True)) == set(bad)  # the run saw what the test made bad
+
+    # Expected: every quarantine row, in the workbook of the RUC text the test wrote on that row.
+    expected: dict[str, set[tuple]] = defaultdict(set)
+    for row in quarantine.itertuples(index=False):
+        ruc = bad[(row.archivo, row.fila)]
+        key = f"ruc:{ruc}" if ruc else f"archivo:{row.archivo}"
+        expected[key].add((row.archivo, row.fila, row.columna, row.regla, row.valor or None, row.mensaje))  # '' is an empty cell
+
+    folder = data_dir / "exports" / "observaciones" / "2024"
+    books = sorted(p.name for p in folder.iterdir())
+    assert all(re.fullmatch(r"[A-Za-z0-9._-]+\.xlsx", name) and not name.startswith(".") for name in books), books
+    assert f"{RUC_A}.xlsx" in books and f"{RUC_B}.xlsx" in books and "resumen_apci.xlsx" in books
+    assert "sin_ruc_roto.xlsx" in books and "sin_ruc_sin_moneda.xlsx" in books and "sin_ruc_mixta_c.xlsx" in books
+
+    summary = read_sheet(folder / "resumen_apci.xlsx", "por_entidad").fillna("")
+    seen: dict[str, set[tuple]] = {}
+    for entry in summary.itertuples(index=False):
+        rows = read_sheet(folder / entry.libro, "filas_observadas")
+        if entry.ruc_entidad:
+            key = f"ruc:{entry.ruc_entidad}"
+        else:
+            key = f"archivo:{rows['archivo'].iloc[0]}" if not rows.empty else f"rechazado:{entry.libro}"
+        got = {(r.archivo, r.fila, r.columna, r.regla, r.valor or None, r.mensaje) for r in rows.itertuples(index=False)}
+        assert len(got) == len(rows)
+        seen[key] = got
+        assert entry.reglas_incumplidas == len(rows)
+        assert entry.filas_en_cuarentena == rows[["archivo", "fila"]].drop_duplicates().shape[0]
+    assert {k: v for k, v in seen.items() if v} == dict(expected)
+
+    # Formula-like text went back as text, unchanged.
+    b_rows = read_sheet(folder / f"{RUC_B}.xlsx", "filas_observadas")
+    assert sorted(b_rows["valor"]) == sorted(FORMULA_TEXTS)
+    odd = [name for name in books if name.startswith("ruc_")]
+    assert len(odd) == 3  # 2010004721X, =1+2, ../../etc/passwd: sanitised, distinct
+    assert all(".." not in name and "/" not in name and "=" not in name for name in odd)
+
+    # Rejected files: each in its own sin_ruc workbook and in the APCI summary.
+    for name, archivo in (("sin_ruc_roto.xlsx", "roto.xlsx"), ("sin_ruc_sin_moneda.xlsx", "sin moneda.csv")):
+        files = read_sheet(folder / name, "archivos_rechazados")
+        assert files["archivo"].tolist() == [archivo] and files["motivo"].iloc[0]
+        assert read_sheet(folder / name, "filas_observadas").empty
+    rejected = read_sheet(folder / "resumen_apci.xlsx", "archivos_rechazados")
+    assert sorted(rejected["archivo"]) == ["roto.xlsx", "sin moneda.csv"]
+    per_rule = read_sheet(folder / "resumen_apci.xlsx", "por_regla").set_index("regla")["reglas_incumplidas"].to_dict()
+    assert per_rule == quarantine.groupby("regla").size().to_dict()
+
+    metadata = next(
+        e.materialization.metadata for e in result.get_asset_materialization_events()
+        if e.asset_key == dg.AssetKey(["reportes", "observaciones_entidades"])
+    )
+    assert metadata["libros_entidades"].value == len(books) - 1
+    assert metadata["reglas_incumplidas"].value == len(quarantine)
+    assert "=HYPERLINK" not in metadata["por_entidad"].value  # counts only, no cell values
+
+
+def test_rerun_replaces_the_years_old_workbooks(data_dir: Path, resources):
+    write_inputs(data_dir)
+    materialize(resources)
+    folder = data_dir / "exports" / "observaciones" / "2024"
+    (folder / "99999999999.xlsx").write_bytes(b"stale")
+    year = landing_year(data_dir)
+    for name in ("entidad_b.csv", "mixta c.csv", "roto.xlsx", "sin moneda.csv"):
+        (year / name).unlink()
+    write_xlsx(year / "entidad_a.xlsx", [declaracion_row(codigo_intervencion="A1"), declaracion_row(codigo_intervencion="A2", ods=40)])
+    materialize(resources)
+    assert sorted(p.name for p in folder.iterdir()) == [f"{RUC_A}.xlsx", "resumen_apci.xlsx"]
+    rows = read_sheet(folder / f"{RUC_A}.xlsx", "filas_observadas")
+    assert rows[["fila", "regla"]].values.tolist() == [[3, "ods_fuera_de_rango"]]
+    assert not [p for p in folder.parent.iterdir() if p.name.startswith(".")]  # no temporary folders left
+
+
+def test_year_without_quarantine_writes_an_empty_summary(data_dir: Path, resources):
+    write_xlsx(landing_year(data_dir) / "ok.xlsx", [declaracion_row()])
+    materialize(resources)
+    folder = data_dir / "exports" / "observaciones" / "2024"
+    assert [p.name for p in folder.iterdir()] == ["resumen_apci.xlsx"]
+    assert read_sheet(folder / "resumen_apci.xlsx", "por_entidad").empty
+
+
+def test_rejected_file_maps_to_the_ruc_raw_shows_for_it(tmp_path: Path):
+    rows = pd.DataFrame(columns=["archivo", "hoja", "fila", "columna", "regla", "valor", "mensaje", "ruc_entidad", "nombre_entidad"])
+    files = pd.DataFrame({"archivo": ["x.xlsx", "y.xlsx"], "motivo": ["dañado", "=cmd|' /C calc'!A0"]})
+    file_rucs = pd.DataFrame({"archivo": ["x.xlsx"], "ruc_entidad": [RUC_A]})
+    entities = group_feedback(rows, files, file_rucs)
+    assert sorted(e.workbook for e in entities) == [f"{RUC_A}.xlsx", "sin_ruc_y.xlsx"]
+    result = write_feedback(entities, 2025, tmp_path)
+    motivo = read_sheet(result.folder / "sin_ruc_y.xlsx", "archivos_rechazados")["motivo"].tolist()
+    assert motivo == ["=cmd|' /C calc'!A0"]
