@@ -1,5 +1,6 @@
 """Declaración Anual chain: landing files → raw, staging and quarantine, one transaction per year."""
 
+import time
 
 import dagster as dg
 
@@ -71,6 +72,7 @@ def declaraciones(context: dg.AssetExecutionContext, cti: CtiConfig, warehouse: 
     for rejected in result.rejected_files.itertuples():
         context.log.warning(f"declaraciones {anio}: file {rejected.archivo} rejected: {rejected.motivo}")
 
+    write_started = time.perf_counter()
     where = {"anio": anio}
     quarantine_where = {"anio": anio, "origen": DECLARACION.origen}
     with warehouse.get_connection() as conn:
@@ -83,10 +85,13 @@ def declaraciones(context: dg.AssetExecutionContext, cti: CtiConfig, warehouse: 
                 TableWrite("quarantine.archivos_rechazados", ARCHIVOS_RECHAZADOS, result.rejected_files, quarantine_where),
             ],
         )
+        result.timings["write"] = round(time.perf_counter() - write_started, 4)
         unreconciled = quality.unreconciled_files(conn, DECLARACION.origen, "raw.declaraciones", "staging.declaraciones", anio)
         duplicates = quality.duplicate_keys(conn, "staging.declaraciones", DECLARACION.key, anio)
         unconverted = quality.unconverted_amounts(conn, anio)
 
+    result.timings["checks"] = round(time.perf_counter() - write_started - result.timings["write"], 4)
+    context.log.info(f"declaraciones {anio}: seconds per phase {result.timings}")
     counts = result.file_counts()
     yield dg.MaterializeResult(
         asset_key=RAW,
@@ -95,6 +100,7 @@ def declaraciones(context: dg.AssetExecutionContext, cti: CtiConfig, warehouse: 
             RAW_COLUMNS,
             len(result.raw),
             archivos_leidos=len(counts),
+            tiempos_s=dg.MetadataValue.json(result.timings),
             filas_por_archivo=dg.MetadataValue.md(markdown_table(counts, max_rows=50)),
         ),
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,6 +35,7 @@ class IngestResult:
     quarantined: pd.DataFrame
     rejected_files: pd.DataFrame
     warnings: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per phase (discover, read, ...)
 
     def file_counts(self) -> pd.DataFrame:
         """Per file: rows read, staged, quarantined, superseded (the "nothing lost" identity)."""
@@ -67,9 +69,12 @@ def process_declaraciones(
     year_dir: Path, anio: int, catalogs: DeclarationCatalogs, detected_at: dt.datetime | None = None
 ) -> IngestResult:
     detected_at = detected_at or dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    lap = Laps()
     discovery = discover_files(year_dir)
+    lap("discover")
     batch = read_source_files(discovery.files, DECLARACION)
     rows = batch.rows
+    lap("read")
     prepared = prepare_frame(DECLARACION, rows)
     prepared["archivo"] = rows["archivo"]
 
@@ -83,6 +88,7 @@ def process_declaraciones(
         ],
         ignore_index=True,
     )
+    lap("validate")
 
     def context(rule: str, column: str, row: pd.Series) -> dict[str, object]:
         if rule in ("valor_no_permitido", "area_desconocida"):
@@ -96,15 +102,32 @@ def process_declaraciones(
         return {}
 
     quarantined = quarantine_rows(DECLARACION.origen, anio, rows, failures, context)
+    lap("quarantine")
     states = row_states(rows.index, superseded, pd.Index(failures["index"].unique()))
     staged_index = states.index[states == "staged"]
-    return IngestResult(
+    result = IngestResult(
         raw=raw_frame(rows, anio, states),
         staged=staged_frame(prepared.loc[staged_index], rows.loc[staged_index], catalogs),
         quarantined=quarantined,
         rejected_files=rejected_files_frame(DECLARACION.origen, anio, discovery.rejected + batch.rejected, detected_at),
         warnings=discovery.warnings + batch.warnings,
     )
+    lap("stage")
+    result.timings = lap.seconds
+    return result
+
+
+class Laps:
+    """Wall-clock seconds of consecutive phases: `lap("read")` closes the phase that started at the last lap."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def __call__(self, phase: str) -> None:
+        now = time.perf_counter()
+        self.seconds[phase] = round(self.seconds.get(phase, 0.0) + now - self._last, 4)
+        self._last = now
 
 
 def raw_frame(rows: pd.DataFrame, anio: int, states: pd.Series) -> pd.DataFrame:
