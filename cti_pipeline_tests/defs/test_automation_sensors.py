@@ -1,0 +1,235 @@
+"""File-drop sensors evaluated through the project's definitions over real files in a tmp landing zone."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from cti_pipeline.defs.partitions import yearly_partitions
+from cti_pipeline_tests.factories import declaracion_row, write_csv, write_xlsx
+
+
+class Daemon:
+    """Ticks one sensor the way the daemon does: the cursor a tick returns is the next tick's cursor."""
+
+    def __init__(self, defs: dg.Definitions, name: str, cursor: str | None = None):
+        self.defs = defs
+        self.sensor = defs.resolve_sensor_def(name)
+        self.instance = dg.DagsterInstance.ephemeral()
+        self.cursor = cursor
+
+    def tick(self) -> list[dg.RunRequest]:
+        context = dg.build_sensor_context(cursor=self.cursor, instance=self.instance, definitions=self.defs)
+        result = self.sensor.evaluate_tick(context)
+        self.cursor = result.cursor
+        self.last = result
+        return list(result.run_requests or [])
+
+    def settle(self) -> list[dg.RunRequest]:
+        """Two ticks: the first records what landed, the second confirms it did not move."""
+        assert self.tick() == [], "a drop must not be picked up on the tick that first sees it"
+        return self.tick()
+
+
+def job_assets_downstream_of(defs: dg.Definitions, group: str) -> set[dg.AssetKey]:
+    """Computed here from the graph (breadth-first over children), not through AssetSelection."""
+    graph = defs.resolve_asset_graph()
+    job = defs.resolve_job_def("pncti_anual_job")
+    in_job = set(job.asset_layer.selected_asset_keys)
+    frontier = [k for k in graph.get_all_asset_keys() if graph.get(k).group_name == group]
+    seen = set(frontier)
+    while frontier:
+        key = frontier.pop()
+        for child in graph.get(key).child_entity_keys:
+            if isinstance(child, dg.AssetKey) and child not in seen:
+                seen.add(child)
+                frontier.append(child)
+    return {k for k in seen if k in in_job and graph.get(k).is_materializable}
+
+
+def drop_declaraciones(landing: Path, year: int, count: int) -> list[Path]:
+    return [
+        write_xlsx(landing / "declaraciones" / str(year) / f"entidad_{i}.xlsx", [declaracion_row(anio=year, codigo_intervencion=f"INT-{i:03d}")])
+        for i in range(count)
+    ]
+
+
+def touch(path: Path, seconds: int) -> None:
+    ns = seconds * 1_000_000_000
+    os.utime(path, ns=(ns, ns))
+
+
+def test_sensors_start_running_every_30_seconds(defs: dg.Definitions):
+    for name in ("declaraciones_sensor", "registros_sensor"):
+        sensor = defs.resolve_sensor_def(name)
+        assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+        assert sensor.minimum_interval_seconds == 30
+        assert sensor.job_name == "pncti_anual_job"
+
+
+def test_files_dropped_across_years_give_one_run_per_year(defs: dg.Definitions, data_dir: Path):
+    landing = data_dir / "landing"
+    dropped = {2023: drop_declaraciones(landing, 2023, 2), 2024: drop_declaraciones(landing, 2024, 3)}
+    daemon = Daemon(defs, "declaraciones_sensor")
+
+    requests = daemon.settle()
+
+    assert sorted(r.partition_key for r in requests) == ["2023", "2024"]
+    expected_assets = job_assets_downstream_of(defs, "declaraciones")
+    assert {dg.AssetKey(["raw", "declaraciones"]), dg.AssetKey(["staging", "declaraciones"])} <= expected_assets
+    job = defs.resolve_job_def("pncti_anual_job")
+    for request in requests:
+        assert set(request.asset_selection) == expected_assets
+        job.get_subset(asset_selection=set(request.asset_selection))  # a selection the job can run
+        year = int(request.partition_key)
+        assert request.tags["cti/landing"] == f"landing/declaraciones/{year}/"
+        assert request.tags["cti/archivos"] == str(len(dropped[year]))
+        assert request.partition_key in yearly_partitions.get_partition_keys()
+    assert len({r.run_key for r in requests}) == 2
+
+    # Same files, next tick: nothing.
+    assert daemon.tick() == []
+    assert "nothing new" in daemon.last.skip_message
+
+
+def test_changed_and_removed_files_request_their_year_again(defs: dg.Definitions, data_dir: Path):
+    landing = data_dir / "landing"
+    a, b = drop_declaraciones(landing, 2024, 2)
+    drop_declaraciones(landing, 2023, 1)
+    daemon = Daemon(defs, "declaraciones_sensor")
+    first = {r.partition_key: r.run_key for r in daemon.settle()}
+
+    write_xlsx(a, [declaracion_row(), declaracion_row(codigo_intervencion="INT-999")])  # re-submitted
+    touch(a, 1_900_000_000)
+    changed = daemon.settle()
+    assert [r.partition_key for r in changed] == ["2024"]
+    assert changed[0].run_key != first["2024"]
+
+    b.unlink()
+    removed = daemon.settle()
+    assert [r.partition_key for r in removed] == ["2024"]
+    assert removed[0].tags["cti/archivos"] == "1"
+    assert removed[0].run_key not in (first["2024"], changed[0].run_key)
+    assert daemon.tick() == []
+
+
+def test_restarted_daemon_does_not_rerun_a_handled_drop(defs: dg.Definitions, data_dir: Path):
+    drop_declaraciones(data_dir / "landing", 2024, 2)
+    before = Daemon(defs, "declaraciones_sensor")
+    [handled] = before.settle()
+
+    restarted = Daemon(defs, "declaraciones_sensor", cursor=before.cursor)  # new process, stored cursor
+    assert restarted.tick() == [] and restarted.tick() == []
+
+    # Even with the cursor lost, the same files give the same run key, which Dagster de-duplicates.
+    amnesic = Daemon(defs, "declaraciones_sensor")
+    assert [r.run_key for r in amnesic.settle()] == [handled.run_key]
+
+
+def test_a_file_still_being_copied_is_not_picked_up_until_stable(defs: dg.Definitions, data_dir: Path):
+    year_dir = data_dir / "landing" / "declaraciones" / "2024"
+    source = write_xlsx(data_dir / "outside" / "grande.xlsx", [declaracion_row(codigo_intervencion=f"INT-{i}") for i in range(300)])
+    payload = source.read_bytes()
+    year_dir.mkdir(parents=True)
+    copying = year_dir / "grande.xlsx"
+    daemon = Daemon(defs, "declaraciones_sensor")
+
+    third = len(payload) // 3
+    for end in (third, 2 * third):  # the copy goes on between ticks
+        with copying.open("ab") as handle:
+            handle.write(payload[end - third : end])
+        assert daemon.tick() == []
+        assert "waiting for 2024" in daemon.last.skip_message
+    with copying.open("ab") as handle:
+        handle.write(payload[2 * third :])
+    assert daemon.tick() == []  # the size moved again since the last tick
+    [request] = daemon.tick()  # same size and mtime twice: picked up, complete
+    assert copying.stat().st_size == len(payload)
+    assert request.partition_key == "2024" and request.tags["cti/archivos"] == "1"
+
+
+def test_lock_hidden_links_and_subfolders_are_ignored(defs: dg.Definitions, data_dir: Path, tmp_path: Path):
+    landing = data_dir / "landing"
+    [real] = drop_declaraciones(landing, 2024, 1)
+    daemon = Daemon(defs, "declaraciones_sensor")
+    [request] = daemon.settle()
+
+    year_dir = real.parent
+    (year_dir / ".~lock.entidad_0.xlsx#").write_text("usuario,equipo")
+    (year_dir / "~$entidad_0.xlsx").write_bytes(b"\x00" * 165)
+    (year_dir / ".DS_Store").write_bytes(b"\x00")
+    (year_dir / "enlace.xlsx").symlink_to(real)
+    write_xlsx(year_dir / "borradores" / "viejo.xlsx", [declaracion_row()])
+    (landing / "declaraciones" / "2025").mkdir()
+    (landing / "declaraciones" / "2025" / "~$solo_lock.xlsx").write_text("x")
+    assert daemon.tick() == [] and daemon.tick() == []
+    assert request.tags["cti/archivos"] == "1"
+
+
+def test_years_outside_the_partitions_are_skipped(defs: dg.Definitions, data_dir: Path):
+    landing = data_dir / "landing"
+    first = int(yearly_partitions.get_partition_keys()[0])
+    last = int(yearly_partitions.get_partition_keys()[-1])
+    drop_declaraciones(landing, first - 1, 1)
+    drop_declaraciones(landing, last + 1, 1)
+    drop_declaraciones(landing, last, 1)
+    daemon = Daemon(defs, "declaraciones_sensor")
+    assert [r.partition_key for r in daemon.settle()] == [str(last)]
+    assert daemon.tick() == []  # the skipped years are not reconsidered every tick
+
+
+def test_registros_sensor_selects_the_registros_group_and_downstream(defs: dg.Definitions, data_dir: Path):
+    folder = data_dir / "landing" / "registros" / "2024"
+    write_csv(folder / "capacitaciones_2024.csv", [{"anio": 2024, "codigo": "CAP-1"}])
+    write_csv(folder / "accesos_web_2024.csv", [{"anio": 2024, "mes": 1}], encoding="cp1252", separator=";")
+    expected = job_assets_downstream_of(defs, "registros")
+    requests = Daemon(defs, "registros_sensor").settle()
+    if not expected:
+        assert requests == []  # no registros asset yet: nothing to run
+        return
+    [request] = requests
+    assert request.partition_key == "2024" and set(request.asset_selection) == expected
+    defs.resolve_job_def("pncti_anual_job").get_subset(asset_selection=set(request.asset_selection))
+    assert request.tags["cti/landing"] == "landing/registros/2024/" and request.tags["cti/archivos"] == "2"
+    assert not set(request.asset_selection) & job_assets_downstream_of(defs, "declaraciones") - expected
+
+
+def test_a_tick_over_10000_files(defs: dg.Definitions, data_dir: Path):
+    folder = data_dir / "landing" / "declaraciones" / "2024"
+    folder.mkdir(parents=True)
+    row = b"anio,ruc_entidad,codigo_intervencion\r\n2024,20100047218,INT-001\r\n"
+    for i in range(10_000):
+        (folder / f"entidad_{i:05d}.csv").write_bytes(row)
+    daemon = Daemon(defs, "declaraciones_sensor")
+    [request] = daemon.settle()
+    assert request.tags["cti/archivos"] == "10000"
+    assert len(daemon.cursor) < 300  # the cursor does not grow with the number of files
+    assert daemon.tick() == []
+
+
+@pytest.fixture
+def gpedc_defs(defs: dg.Definitions) -> dg.Definitions:
+    if "gpedc_sensor" not in {s.name for s in defs.sensors}:
+        pytest.skip("gpedc_job (cti_pipeline/defs/gpedc.py) not present yet: gpedc_sensor not defined")
+    return defs
+
+
+def test_gpedc_sensor_requests_the_round_once_per_drop(gpedc_defs: dg.Definitions, data_dir: Path):
+    folder = data_dir / "landing" / "gpedc" / "ronda4"
+    write_csv(folder / "puntos_focales.csv", [{"codigo_respondente": "GOB-01", "tipo_respondente": "GOBIERNO"}])
+    workbook = write_xlsx(folder / "respuesta_gob01.xlsx", [{"codigo_respondente": "GOB-01"}], sheet="B.1")
+    (folder / "~$respuesta_gob01.xlsx").write_text("lock")
+    daemon = Daemon(gpedc_defs, "gpedc_sensor")
+    assert gpedc_defs.resolve_sensor_def("gpedc_sensor").job_name == "gpedc_job"
+
+    [request] = daemon.settle()
+    assert request.partition_key is None
+    assert request.tags["cti/landing"] == "landing/gpedc/ronda4/" and request.tags["cti/archivos"] == "2"
+    assert daemon.tick() == []
+
+    workbook.unlink()
+    [again] = daemon.settle()
+    assert again.run_key != request.run_key and again.tags["cti/archivos"] == "1"
