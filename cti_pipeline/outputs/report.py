@@ -59,7 +59,7 @@ PLACEHOLDER_ALTERNATIVAS = (
 PLACEHOLDER_ANALISIS = "[PENDIENTE – TEXTO DE LOS ANALISTAS] Análisis cualitativo del objetivo y de sus indicadores."
 
 INDICATOR_COLUMNS = ["Código", "Indicador", "Unidad", "Valor", "Logro esperado", "Avance (%)", "Estado"]
-RECONCILIATION_COLUMNS = ["Código", "Indicador", "Valor calculado", "Valor publicado"]
+RECONCILIATION_COLUMNS = ["Código", "Indicador", "Valor calculado", "Valor publicado", "Avance calculado", "Avance publicado"]
 QUARANTINE_COLUMNS = ["Origen", "Filas en cuarentena", "Reglas incumplidas", "Archivos rechazados"]
 
 
@@ -77,6 +77,12 @@ class IndicatorLine:
     estado: str
     valor_reportado: float | None
     coincide_reportado: bool | None
+    avance_reportado_pct: float | None = None  # optional mart columns (more are welcome in the contract)
+    coincide_avance: bool | None = None
+
+    @property
+    def disagrees(self) -> bool:
+        return self.coincide_reportado is False or self.coincide_avance is False
 
     @property
     def cells(self) -> list[str]:
@@ -146,6 +152,10 @@ def as_float(value: object) -> float | None:
     return None if math.isnan(number) else number
 
 
+def clean(value: object) -> str | None:
+    return (value.strip() or None) if isinstance(value, str) else None
+
+
 def as_bool(value: object) -> bool | None:
     if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
         return None
@@ -204,7 +214,7 @@ def build_report(
             nombre=str(row.nombre) if isinstance(row.nombre, str) else codigo,
             nivel=str(row.nivel).upper(),
             objetivo=str(row.objetivo_prioritario),
-            servicio=service_of_catalog.get(codigo) or servicio_of(codigo),
+            servicio=clean(getattr(row, "servicio", None)) or service_of_catalog.get(codigo) or servicio_of(codigo),
             unidad=str(row.unidad) if isinstance(row.unidad, str) else "",
             valor=as_float(row.valor),
             valor_esperado=as_float(row.valor_esperado),
@@ -212,6 +222,8 @@ def build_report(
             estado=str(row.estado) if isinstance(row.estado, str) else (ND if as_float(row.valor) is None else "DISPONIBLE"),
             valor_reportado=as_float(row.valor_reportado),
             coincide_reportado=as_bool(row.coincide_reportado),
+            avance_reportado_pct=as_float(getattr(row, "avance_reportado_pct", None)),
+            coincide_avance=as_bool(getattr(row, "coincide_avance", None)),
         )
     if catalog is not None and not catalog.empty:
         missing = [e for e in catalog.itertuples(index=False) if e.codigo not in lines]
@@ -256,7 +268,7 @@ def build_report(
         )
 
     reconciliation = [
-        l for l in sorted(lines.values(), key=lambda l: objective_sort_key(l.codigo)) if l.coincide_reportado is False
+        l for l in sorted(lines.values(), key=lambda l: objective_sort_key(l.codigo)) if l.disagrees
     ]
     quarantine_table = quarantine_table_of(quarantine)
     report = Report(anio=int(anio), resumen="", objectives=objectives, reconciliation=reconciliation,
@@ -458,7 +470,14 @@ def objective_sentence(objective: Objective) -> str:
 
 
 def reconciliation_cells(line: IndicatorLine) -> list[str]:
-    return [line.codigo, line.nombre, format_number(line.valor, line.unidad), format_number(line.valor_reportado, line.unidad)]
+    return [
+        line.codigo,
+        line.nombre,
+        format_number(line.valor, line.unidad),
+        format_number(line.valor_reportado, line.unidad),
+        format_number(line.avance_pct, "%"),
+        format_number(line.avance_reportado_pct, "%"),
+    ]
 
 
 def render_html(report: Report, charts: dict[str, bytes] | None = None) -> str:
@@ -583,9 +602,7 @@ def write_report(report: Report, exports_dir: Path) -> WrittenReport:
 # --- SQL the asset runs (kept here so tests can run it on their own DuckDB) -------------------------
 
 INDICADORES_SQL = """
-SELECT indicador, anio, nombre, nivel, objetivo_prioritario, unidad, valor, valor_esperado, avance_pct,
-       estado, valor_reportado, coincide_reportado
-FROM marts.pncti_indicadores WHERE anio = ? ORDER BY indicador
+SELECT * FROM marts.pncti_indicadores WHERE anio = ? ORDER BY indicador
 """
 
 QUARANTINE_SQL = """
