@@ -12,6 +12,7 @@ import io
 import zipfile
 import zlib
 from dataclasses import dataclass, field
+from itertools import zip_longest
 
 import pandas as pd
 from python_calamine import CalamineWorkbook
@@ -38,25 +39,72 @@ class Table:
     warnings: list[str] = field(default_factory=list)
 
 
+@dataclass
+class RawTable:
+    """A file's body as untrimmed text columns: what `read_table` builds its frame from.
+
+    Plain lists, so reading many small files costs no per-file DataFrame work; `to_frame` (or
+    `domain.ingest.read_source_files`, for many files at once) trims and types them in bulk.
+    """
+
+    names: list[str]
+    columns: list[list[str]]
+    fila: list[int]
+    hoja: str | None
+    decimal_comma: bool = False
+    encoding: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.fila)
+
+    def to_frame(self) -> pd.DataFrame:
+        frame = pd.DataFrame({name: text_series(column) for name, column in zip(self.names, self.columns, strict=True)})
+        frame[ROW_COLUMN] = pd.Series(self.fila, dtype="int64")
+        return frame
+
+
+def text_series(values: list[str | None]) -> pd.Series:
+    """Cells as trimmed text (`str` dtype; None stays missing), trimmed in one vectorised pass."""
+    return pd.Series(values, dtype="str").str.strip()
+
+
 def read_table(file: LandedFile, sheet: str) -> Table:
+    raw = read_raw(file, sheet)
+    return Table(raw.to_frame(), hoja=raw.hoja, decimal_comma=raw.decimal_comma, encoding=raw.encoding, warnings=raw.warnings)
+
+
+def read_raw(file: LandedFile, sheet: str) -> RawTable:
     if file.suffix == ".xlsx":
-        return read_xlsx(file, sheet)
+        return read_xlsx_raw(file, sheet)
     if file.suffix == ".csv":
-        return read_csv(file)
+        return read_csv_raw(file)
     raise UnreadableFile(f"Formato no admitido ({file.suffix}). Envíe el archivo como .xlsx o .csv.")
 
 
 # --- xlsx -----------------------------------------------------------------------------------------
 
 
+# Deflate cannot expand data more than about 1032:1, so members whose compressed sizes bound the
+# unpacked total under the limit cannot be a bomb, whatever their headers declare.
+DEFLATE_MAX_RATIO = 1032
+
+
 def check_workbook_container(file: LandedFile) -> None:
-    """An .xlsx is a zip: refuse bombs (declared or actual unpacked size) and corrupt archives."""
+    """An .xlsx is a zip: refuse bombs (declared or actual unpacked size) and corrupt archives.
+
+    The declared sizes are checked first. Then, unless the compressed sizes alone prove the archive
+    cannot unpack past the limit (stored or deflated members: at most 1032 bytes out per byte in),
+    every member is read through, so a header that lies about its size fails on the size/CRC check.
+    """
     try:
         with zipfile.ZipFile(file.path) as archive:
             members = archive.infolist()
             declared = sum(member.file_size for member in members)
             if declared > MAX_UNPACKED_BYTES:
                 raise UnreadableFile(_unpack_limit_message(declared))
+            if _bounded_by_compressed_size(members):
+                return
             unpacked = 0
             for member in members:
                 # zipfile stops at the declared size and checks the CRC, so a lying header fails here.
@@ -74,6 +122,18 @@ def check_workbook_container(file: LandedFile) -> None:
         ) from error
 
 
+def _bounded_by_compressed_size(members: list[zipfile.ZipInfo]) -> bool:
+    bound = 0
+    for member in members:
+        if member.compress_type == zipfile.ZIP_STORED:
+            bound += member.compress_size
+        elif member.compress_type == zipfile.ZIP_DEFLATED and member.compress_size <= member.file_size + 1024:
+            bound += member.compress_size * DEFLATE_MAX_RATIO
+        else:  # another method, or a compressed size the declared size cannot explain: read it through
+            return False
+    return bound <= MAX_UNPACKED_BYTES
+
+
 def _unpack_limit_message(size: int) -> str:
     return (
         f"El libro de Excel se descomprime a más de {MAX_UNPACKED_BYTES // 1_048_576} MB "
@@ -82,6 +142,11 @@ def _unpack_limit_message(size: int) -> str:
 
 
 def read_xlsx(file: LandedFile, sheet: str) -> Table:
+    raw = read_xlsx_raw(file, sheet)
+    return Table(raw.to_frame(), hoja=raw.hoja, warnings=raw.warnings)
+
+
+def read_xlsx_raw(file: LandedFile, sheet: str) -> RawTable:
     check_workbook_container(file)
     try:
         workbook = CalamineWorkbook.from_path(str(file.path))
@@ -97,9 +162,9 @@ def read_xlsx(file: LandedFile, sheet: str) -> Table:
             f"No se pudo leer el libro de Excel: {error}. Ábralo en Excel y guárdelo de nuevo como .xlsx."
         ) from error
     warnings = [] if chosen.casefold() == sheet.casefold() else [f"no sheet named {sheet!r}; read the first sheet {chosen!r}"]
-    frame = pd.DataFrame(rows, dtype="object") if rows else pd.DataFrame()
-    frame = frame.map(cell_to_text) if not frame.empty else frame
-    return Table(_rows_to_table(frame, first_row_number=1), hoja=chosen, warnings=warnings)
+    columns = [column_to_text(column) for column in zip_longest(*rows, fillvalue="")]
+    names, body, fila = _columns_to_table(columns)
+    return RawTable(names, body, fila, hoja=chosen, warnings=warnings)
 
 
 def workbook_sheet_names(file: LandedFile) -> list[str]:
@@ -134,6 +199,23 @@ def cell_to_text(value: object) -> str:
     if isinstance(value, dt.date):
         return value.isoformat()
     return "" if value is None else str(value)
+
+
+def column_to_text(values: tuple[object, ...]) -> list[str]:
+    """`cell_to_text` of every cell of a column, with fast paths for the usual columns
+    (all text; text and numbers; text and dates) that give exactly the same strings."""
+    kinds = set(map(type, values))
+    if kinds <= {str}:
+        return list(values)
+    if kinds <= {str, float}:
+        return [v if type(v) is str else _float_text(v) for v in values]
+    if kinds <= {str, dt.date}:
+        return [v if type(v) is str else v.isoformat() for v in values]
+    return [v if type(v) is str else cell_to_text(v) for v in values]
+
+
+def _float_text(value: float) -> str:
+    return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
 
 
 # --- csv ------------------------------------------------------------------------------------------
@@ -176,6 +258,11 @@ def sniff_separator(text: str) -> str:
 
 
 def read_csv(file: LandedFile) -> Table:
+    raw = read_csv_raw(file)
+    return Table(raw.to_frame(), hoja=None, decimal_comma=raw.decimal_comma, encoding=raw.encoding)
+
+
+def read_csv_raw(file: LandedFile) -> RawTable:
     text, encoding = decode_csv(file.path.read_bytes())
     if not text.strip():
         raise UnreadableFile("El archivo no tiene filas.")
@@ -200,40 +287,47 @@ def read_csv(file: LandedFile) -> Table:
             f"El CSV no tiene una estructura de columnas consistente (separador «{separator}»): {error}"
         ) from error
     frame = frame.fillna("")
-    table = _rows_to_table(frame, first_row_number=1)
-    return Table(table, hoja=None, decimal_comma=separator == ";", encoding=encoding)
+    names, body, fila = _columns_to_table([frame[column].tolist() for column in frame.columns])
+    return RawTable(names, body, fila, hoja=None, decimal_comma=separator == ";", encoding=encoding)
 
 
 # --- shared ---------------------------------------------------------------------------------------
 
 
-def _rows_to_table(frame: pd.DataFrame, first_row_number: int) -> pd.DataFrame:
-    """Header = first non-empty row; drop blank rows; keep the row number a person sees."""
-    if frame.empty:
+def _columns_to_table(columns: list[list[str]]) -> tuple[list[str], list[list[str]], list[int]]:
+    """Header = first non-empty row; drop blank rows; keep the row number a person sees.
+
+    Works on untrimmed text columns (a cell is blank when it trims to ""); returns the normalised
+    names, the body columns (untrimmed) and the Excel row number of each body row.
+    """
+    height = len(columns[0]) if columns else 0
+    if height == 0:
         raise UnreadableFile("El archivo no tiene filas.")
-    frame = frame.astype("str").apply(lambda column: column.str.strip())
-    frame.index = pd.RangeIndex(first_row_number, first_row_number + len(frame))
-    non_empty = (frame != "").any(axis=1)
-    if not non_empty.any():
-        raise UnreadableFile("El archivo no tiene filas.")
-    header_row = non_empty.idxmax()
-    headers = [normalize_header(h) for h in frame.loc[header_row]]
-    body = frame.loc[header_row + 1 :]
-    body = body[(body != "").any(axis=1)]
-    keep: list[int] = []
+    non_empty = list(map(bool, map(str.strip, columns[0])))
+    for position, filled in enumerate(non_empty):
+        if not filled:
+            non_empty[position] = any(column[position].strip() for column in columns[1:])
+    try:
+        header_position = non_empty.index(True)
+    except ValueError:
+        raise UnreadableFile("El archivo no tiene filas.") from None
+    header_row = header_position + 1
+    headers = [normalize_header(column[header_position].strip()) for column in columns]
+    body_positions = [p for p in range(header_position + 1, height) if non_empty[p]]
+    if len(body_positions) == height - header_position - 1:
+        body = [column[header_position + 1 :] for column in columns]
+    else:
+        body = [[column[p] for p in body_positions] for column in columns]
     names: list[str] = []
+    kept: list[list[str]] = []
     for position, name in enumerate(headers):
-        column = body.iloc[:, position]
         if not name:
-            if (column != "").any():
+            if any(map(str.strip, body[position])):
                 name = f"columna_{position + 1}"
             else:
                 continue
         if name in names:
             raise UnreadableFile(f"La columna «{name}» aparece dos veces en la cabecera (fila {header_row}).")
-        keep.append(position)
         names.append(name)
-    table = body.iloc[:, keep].copy()
-    table.columns = names
-    table[ROW_COLUMN] = table.index.astype("int64")
-    return table.reset_index(drop=True)
+        kept.append(body[position])
+    return names, kept, [p + 1 for p in body_positions]
