@@ -46,15 +46,6 @@ def evaluate(defs: dg.Definitions, name: str, when: dt.datetime):
     return schedule.evaluate_tick(context)
 
 
-@pytest.fixture
-def phase_schedules(defs: dg.Definitions) -> dg.Definitions:
-    names = {s.name for s in defs.schedules}
-    missing = sorted(set(PHASE_SCHEDULES) - names)
-    if missing:
-        pytest.skip(f"GPEDC jobs (cti_pipeline/defs/gpedc.py) not present yet: {', '.join(missing)} not defined")
-    return defs
-
-
 def test_every_schedule_runs_in_lima_and_starts_running(defs: dg.Definitions):
     schedule = defs.resolve_schedule_def("pncti_anual")
     assert schedule.cron_schedule == "0 6 1 4 *"
@@ -83,32 +74,32 @@ def test_pncti_anual_skips_a_year_before_the_partitions(defs: dg.Definitions):
     assert result.run_requests == [] and "2018" in result.skip_message
 
 
-def test_phase_schedules_target_their_jobs(phase_schedules: dg.Definitions):
+def test_phase_schedules_target_their_jobs(defs: dg.Definitions):
     for name, (_, job_name, cron) in PHASE_SCHEDULES.items():
-        schedule = phase_schedules.resolve_schedule_def(name)
+        schedule = defs.resolve_schedule_def(name)
         assert schedule.job_name == job_name and schedule.cron_schedule == cron
 
 
 @pytest.mark.parametrize("name", sorted(PHASE_SCHEDULES))
-def test_phase_schedule_runs_inside_and_skips_outside_its_window(phase_schedules: dg.Definitions, name: str):
+def test_phase_schedule_runs_inside_and_skips_outside_its_window(defs: dg.Definitions, name: str):
     fase = PHASE_SCHEDULES[name][0]
     nombre, inicio, fin = windows(SHIPPED_REFERENCE_DIR / "hoja_de_ruta.csv")[fase]
     inside = [month_start(inicio), month_end(fin), month_start(inicio) + (month_end(fin) - month_start(inicio)) / 2]
     outside = [month_start(inicio) - dt.timedelta(days=1), month_end(fin) + dt.timedelta(days=1), dt.date(2030, 6, 1)]
     for day in inside:
-        result = evaluate(phase_schedules, name, at(day))
+        result = evaluate(defs, name, at(day))
         assert len(result.run_requests) == 1, (name, day, result.skip_message)
         assert result.run_requests[0].tags["cti/fase"] == str(fase)
     for day in outside:
-        result = evaluate(phase_schedules, name, at(day))
+        result = evaluate(defs, name, at(day))
         assert result.run_requests == [], (name, day)
         assert result.skip_message.startswith(f"Fuera de la fase {fase} «{nombre}» ({inicio} a {fin})")
         assert day.isoformat() in result.skip_message
 
 
-def test_moving_a_phase_in_the_override_moves_the_schedule(phase_schedules: dg.Definitions, data_dir: Path):
+def test_moving_a_phase_in_the_override_moves_the_schedule(defs: dg.Definitions, data_dir: Path):
     day = dt.date(2024, 6, 3)  # a Monday inside the shipped phase 2
-    assert evaluate(phase_schedules, "gpedc_recoleccion", at(day)).run_requests
+    assert evaluate(defs, "gpedc_recoleccion", at(day)).run_requests
 
     rows = (SHIPPED_REFERENCE_DIR / "hoja_de_ruta.csv").read_text(encoding="utf-8").splitlines()
     moved = [",".join([*r.split(",")[:2], "2026-01", "2026-03", ""]) if r.startswith("2,") else r for r in rows]
@@ -116,22 +107,22 @@ def test_moving_a_phase_in_the_override_moves_the_schedule(phase_schedules: dg.D
     (data_dir / "reference" / "hoja_de_ruta.csv").write_text("\n".join(moved) + "\n", encoding="utf-8")
 
     # Same definitions object: the window is read at evaluation time, not when definitions load.
-    old = evaluate(phase_schedules, "gpedc_recoleccion", at(day))
+    old = evaluate(defs, "gpedc_recoleccion", at(day))
     assert old.run_requests == []
     assert "(2026-01 a 2026-03)" in old.skip_message
-    assert evaluate(phase_schedules, "gpedc_recoleccion", at(dt.date(2026, 2, 2))).run_requests
+    assert evaluate(defs, "gpedc_recoleccion", at(dt.date(2026, 2, 2))).run_requests
     # The other phases did not move.
     nombre, inicio, fin = windows(data_dir / "reference" / "hoja_de_ruta.csv")[3]
-    assert evaluate(phase_schedules, "gpedc_revision", at(month_start(inicio))).run_requests
+    assert evaluate(defs, "gpedc_revision", at(month_start(inicio))).run_requests
 
 
-def test_a_broken_roadmap_fails_the_tick_with_a_clear_error(phase_schedules: dg.Definitions, data_dir: Path):
+def test_a_broken_roadmap_fails_the_tick_with_a_clear_error(defs: dg.Definitions, data_dir: Path):
     (data_dir / "reference").mkdir()
     (data_dir / "reference" / "hoja_de_ruta.csv").write_text(
         "fase,nombre,inicio,fin\n2,Recolección de datos,2024-10,2024-05\n", encoding="utf-8"
     )
     with pytest.raises(dg.DagsterUserCodeExecutionError) as raised:
-        evaluate(phase_schedules, "gpedc_recoleccion", at(dt.date(2024, 6, 3)))
+        evaluate(defs, "gpedc_recoleccion", at(dt.date(2024, 6, 3)))
     # The tick fails (red in the UI) with the catalog's problem as the cause, rather than skipping quietly.
     assert isinstance(raised.value.__cause__, RoadmapError)
     assert "fin 2024-05 is before inicio 2024-10" in str(raised.value.__cause__)

@@ -6,7 +6,6 @@ import os
 from pathlib import Path
 
 import dagster as dg
-import pytest
 
 from cti_pipeline.defs.partitions import yearly_partitions
 from cti_pipeline_tests.factories import declaracion_row, write_csv, write_xlsx
@@ -63,11 +62,13 @@ def touch(path: Path, seconds: int) -> None:
 
 
 def test_sensors_start_running_every_30_seconds(defs: dg.Definitions):
-    for name in ("declaraciones_sensor", "registros_sensor"):
+    jobs = {"declaraciones_sensor": "pncti_anual_job", "registros_sensor": "pncti_anual_job", "gpedc_sensor": "gpedc_job"}
+    for name, job_name in jobs.items():
         sensor = defs.resolve_sensor_def(name)
         assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
         assert sensor.minimum_interval_seconds == 30
-        assert sensor.job_name == "pncti_anual_job"
+        assert sensor.job_name == job_name
+    assert defs.resolve_sensor_def("cti_run_failure_sensor").default_status == dg.DefaultSensorStatus.RUNNING
 
 
 def test_files_dropped_across_years_give_one_run_per_year(defs: dg.Definitions, data_dir: Path):
@@ -210,20 +211,13 @@ def test_a_tick_over_10000_files(defs: dg.Definitions, data_dir: Path):
     assert daemon.tick() == []
 
 
-@pytest.fixture
-def gpedc_defs(defs: dg.Definitions) -> dg.Definitions:
-    if "gpedc_sensor" not in {s.name for s in defs.sensors}:
-        pytest.skip("gpedc_job (cti_pipeline/defs/gpedc.py) not present yet: gpedc_sensor not defined")
-    return defs
-
-
-def test_gpedc_sensor_requests_the_round_once_per_drop(gpedc_defs: dg.Definitions, data_dir: Path):
+def test_gpedc_sensor_requests_the_round_once_per_drop(defs: dg.Definitions, data_dir: Path):
     folder = data_dir / "landing" / "gpedc" / "ronda4"
     write_csv(folder / "puntos_focales.csv", [{"codigo_respondente": "GOB-01", "tipo_respondente": "GOBIERNO"}])
     workbook = write_xlsx(folder / "respuesta_gob01.xlsx", [{"codigo_respondente": "GOB-01"}], sheet="B.1")
     (folder / "~$respuesta_gob01.xlsx").write_text("lock")
-    daemon = Daemon(gpedc_defs, "gpedc_sensor")
-    assert gpedc_defs.resolve_sensor_def("gpedc_sensor").job_name == "gpedc_job"
+    daemon = Daemon(defs, "gpedc_sensor")
+    assert defs.resolve_sensor_def("gpedc_sensor").job_name == "gpedc_job"
 
     [request] = daemon.settle()
     assert request.partition_key is None

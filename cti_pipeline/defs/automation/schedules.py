@@ -69,18 +69,6 @@ def phase_schedule(name: str, cron_schedule: str, fase: int, job_name: str, when
     return _phase_schedule
 
 
-def _gpedc_jobs_ready(*names: str) -> bool:  # TEMPORARY until cti_pipeline/defs/gpedc.py lands
-    import importlib
-
-    try:
-        module = importlib.import_module("cti_pipeline.defs.gpedc")
-    except Exception:  # noqa: BLE001 - missing or mid-edit: not ready
-        return False
-    found = {getattr(v, "name", None) for v in vars(module).values()}
-    return set(names) <= found
-
-
-if _gpedc_jobs_ready("gpedc_recoleccion_job", "gpedc_revision_job", "gpedc_divulgacion_job"):
-    gpedc_recoleccion = phase_schedule("gpedc_recoleccion", "0 7 * * 1", 2, "gpedc_recoleccion_job", "Los lunes a las 07:00")
-    gpedc_revision = phase_schedule("gpedc_revision", "0 7 * * *", 3, "gpedc_revision_job", "Cada día a las 07:00")
-    gpedc_divulgacion = phase_schedule("gpedc_divulgacion", "0 7 1 * *", 4, "gpedc_divulgacion_job", "El 1 de cada mes a las 07:00")
+gpedc_recoleccion = phase_schedule("gpedc_recoleccion", "0 7 * * 1", 2, "gpedc_recoleccion_job", "Los lunes a las 07:00")
+gpedc_revision = phase_schedule("gpedc_revision", "0 7 * * *", 3, "gpedc_revision_job", "Cada día a las 07:00")
+gpedc_divulgacion = phase_schedule("gpedc_divulgacion", "0 7 1 * *", 4, "gpedc_divulgacion_job", "El 1 de cada mes a las 07:00")

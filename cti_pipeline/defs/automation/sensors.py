@@ -154,22 +154,11 @@ registros_sensor = yearly_landing_sensor(
 )
 
 
-def _gpedc_job_ready() -> bool:  # TEMPORARY until cti_pipeline/defs/gpedc.py lands
-    import importlib
-
-    try:
-        module = importlib.import_module("cti_pipeline.defs.gpedc")
-    except Exception:  # noqa: BLE001 - missing or mid-edit: not ready
-        return False
-    return "gpedc_job" in {getattr(v, "name", None) for v in vars(module).values()}
-
-
-if _gpedc_job_ready():
-    gpedc_sensor = folder_landing_sensor(
-        "gpedc_sensor",
-        "gpedc",
-        "ronda4",
-        "gpedc_job",
-        "Un archivo nuevo, cambiado o retirado en landing/gpedc/ronda4/ pide una ejecución de gpedc_job, "
-        "cuando los archivos dejan de cambiar.",
-    )
+gpedc_sensor = folder_landing_sensor(
+    "gpedc_sensor",
+    "gpedc",
+    "ronda4",
+    "gpedc_job",
+    "Un archivo nuevo, cambiado o retirado en landing/gpedc/ronda4/ pide una ejecución de gpedc_job, "
+    "cuando los archivos dejan de cambiar.",
+)
