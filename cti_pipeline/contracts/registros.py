@@ -164,10 +164,19 @@ def key_frame(kind: str, df: pd.DataFrame) -> pd.DataFrame:
         elif column.kind == "date":
             parts[name] = df[name]
         else:
-            parts[name] = normalize_name(df[name])
+            parts[name] = _normalised(df[name])
         if not column.required:
             parts[name] = parts[name].fillna("")
     return pd.DataFrame(parts, index=df.index)
+
+
+def _normalised(series: pd.Series) -> pd.Series:
+    """normalize_name on the present values only (an all-missing column stays missing)."""
+    out = pd.Series(pd.NA, index=series.index, dtype="str")
+    present = series.notna()
+    if present.any():
+        out[present] = normalize_name(series[present])
+    return out
 
 
 def duplicated_key(kind: str, df: pd.DataFrame) -> pd.Series:

@@ -76,9 +76,9 @@ def pseudonymise(series: pd.Series, salt: str) -> pd.Series:
 
 
 def mask_personal(series: pd.Series) -> pd.Series:
-    """What quarantine shows of a personal id: its length and last two characters (`******78`)."""
+    """What quarantine shows of a personal id: stars and its last two characters (`******78`)."""
     text = series.astype("str")
-    masked = text.map(lambda v: "*" * max(len(v) - 2, 2) + v[-2:] if len(v) > 2 else "*" * len(v), na_action="ignore")
+    masked = text.map(lambda v: "*" * min(len(v) - 2, 10) + v[-2:] if len(v) > 4 else "*" * len(v), na_action="ignore")
     return masked.astype("str")
 
 
@@ -216,8 +216,11 @@ def _files_per_key(kind: str, prepared: pd.DataFrame) -> dict[object, str]:
     keys = key_frame(kind, prepared)
     if keys.empty:
         return {}
-    label = keys.astype("str").agg("\x1f".join, axis=1)
-    files = prepared["archivo"].groupby(label).agg(lambda s: ", ".join(sorted(set(s))))
+    complete = keys.notna().all(axis=1)
+    if not complete.any():
+        return {}
+    label = keys[complete].astype("str").agg("\x1f".join, axis=1)
+    files = prepared.loc[complete, "archivo"].groupby(label).agg(lambda s: ", ".join(sorted(set(s))))
     return label.map(files).to_dict()
 
 
