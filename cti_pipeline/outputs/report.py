@@ -59,6 +59,7 @@ PLACEHOLDER_ALTERNATIVAS = (
 PLACEHOLDER_ANALISIS = "[PENDIENTE – TEXTO DE LOS ANALISTAS] Análisis cualitativo del objetivo y de sus indicadores."
 
 INDICATOR_COLUMNS = ["Código", "Indicador", "Unidad", "Valor", "Logro esperado", "Avance (%)", "Estado"]
+INDICATOR_WIDTHS = [0.95, 2.3, 0.55, 0.6, 0.7, 0.65, 0.85]  # inches; the page body is ~6.5
 RECONCILIATION_COLUMNS = ["Código", "Indicador", "Valor calculado", "Valor publicado", "Avance calculado", "Avance publicado"]
 QUARANTINE_COLUMNS = ["Origen", "Filas en cuarentena", "Reglas incumplidas", "Archivos rechazados"]
 
@@ -390,20 +391,27 @@ def render_docx(report: Report, charts: dict[str, bytes] | None = None) -> bytes
         cells[1].text = value
         cells[0].width, cells[1].width = Inches(1.8), Inches(4.7)
 
-    def indicator_table(lines: list[IndicatorLine]) -> None:
-        table = document.add_table(rows=1, cols=len(INDICATOR_COLUMNS))
+    def sized_table(headers: list[str], rows: list[list[str]], widths: list[float]) -> None:
+        table = document.add_table(rows=1, cols=len(headers))
         table.style = "Table Grid"
-        for cell, text in zip(table.rows[0].cells, INDICATOR_COLUMNS, strict=True):
+        table.autofit = False
+        for cell, text in zip(table.rows[0].cells, headers, strict=True):
             cell.text = text
             cell.paragraphs[0].runs[0].bold = True
-        for line in lines:
-            for cell, text in zip(table.add_row().cells, line.cells, strict=True):
+        for values in rows:
+            for cell, text in zip(table.add_row().cells, values, strict=True):
                 cell.text = text
+        for column, width in zip(table.columns, widths, strict=True):
+            column.width = Inches(width)  # the grid LibreOffice honours
         for row in table.rows:
-            for cell in row.cells:
+            for cell, width in zip(row.cells, widths, strict=True):
+                cell.width = Inches(width)
                 for paragraph in cell.paragraphs:
                     for run in paragraph.runs:
                         run.font.size = Pt(8)
+
+    def indicator_table(lines: list[IndicatorLine]) -> None:
+        sized_table(INDICATOR_COLUMNS, [l.cells for l in lines], INDICATOR_WIDTHS)
 
     document.add_heading("I. Cumplimiento de los objetivos prioritarios de la política nacional", level=1)
     for objective in report.objectives:
@@ -414,7 +422,8 @@ def render_docx(report: Report, charts: dict[str, bytes] | None = None) -> bytes
         else:
             document.add_paragraph("Este objetivo no tiene indicadores a nivel de objetivo en el mart.")
         if objective.codigo in charts:
-            document.add_picture(io.BytesIO(charts[objective.codigo]), width=Inches(6.0))
+            width = min(6.0, 2.0 * len(objective.indicators) + 0.6)
+            document.add_picture(io.BytesIO(charts[objective.codigo]), width=Inches(width))
         document.add_paragraph(PLACEHOLDER_ANALISIS).runs[0].italic = True
 
     document.add_heading(
@@ -438,26 +447,15 @@ def render_docx(report: Report, charts: dict[str, bytes] | None = None) -> bytes
     document.add_heading("Anexo. Conciliación con el valor publicado y calidad de los datos", level=1)
     document.add_heading("A.1 Indicadores cuyo valor calculado no coincide con el publicado", level=2)
     if report.reconciliation:
-        table = document.add_table(rows=1, cols=len(RECONCILIATION_COLUMNS))
-        table.style = "Table Grid"
-        for cell, text in zip(table.rows[0].cells, RECONCILIATION_COLUMNS, strict=True):
-            cell.text = text
-        for line in report.reconciliation:
-            for cell, text in zip(table.add_row().cells, reconciliation_cells(line), strict=True):
-                cell.text = text
+        sized_table(RECONCILIATION_COLUMNS, [reconciliation_cells(l) for l in report.reconciliation], [0.9, 2.4, 0.8, 0.8, 0.8, 0.8])
     else:
         document.add_paragraph("Ningún indicador calculado difiere del valor publicado.")
     document.add_heading("A.2 Filas en cuarentena y archivos rechazados", level=2)
     if report.quarantine.empty:
         document.add_paragraph("No hay filas en cuarentena ni archivos rechazados en el año.")
     else:
-        table = document.add_table(rows=1, cols=len(QUARANTINE_COLUMNS))
-        table.style = "Table Grid"
-        for cell, text in zip(table.rows[0].cells, QUARANTINE_COLUMNS, strict=True):
-            cell.text = text
-        for row in report.quarantine.itertuples(index=False):
-            for cell, value in zip(table.add_row().cells, row, strict=True):
-                cell.text = str(value)
+        rows = [[str(v) for v in row] for row in report.quarantine.itertuples(index=False)]
+        sized_table(QUARANTINE_COLUMNS, rows, [2.2, 1.4, 1.4, 1.4])
     buffer = io.BytesIO()
     document.save(buffer)
     return buffer.getvalue()
