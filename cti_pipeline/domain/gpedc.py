@@ -90,7 +90,8 @@ def _read(files: list[LandedFile], spec: SourceSpec, rejected: dict[str, list[st
     for rejection in batch.rejected:
         motivo = rejection.motivo.replace("la plantilla de la declaración", "la plantilla del cuestionario AGCED")
         rejected.setdefault(rejection.archivo, []).append(motivo)
-    warnings.extend(batch.warnings)
+    # No cell of a GPEDC file is kept in a raw table (the roster's extra columns hold contact details).
+    warnings.extend(w.replace("kept in raw and ignored downstream", "ignored and not stored") for w in batch.warnings)
     rows = batch.rows
     rows["hoja"] = rows["hoja"].astype("object")
     return _Sheet(spec, rows, contract.prepare(spec, rows))
@@ -199,13 +200,10 @@ def _rule_columns(spec: SourceSpec) -> dict[str, str]:
 
 def _failures(sheet: _Sheet, active: pd.Series, roster: Roster | None, section_codes: tuple[str, ...]) -> pd.DataFrame:
     prepared = sheet.prepared[active]
-    failures = pd.concat(
-        [
-            model_failures(_model(sheet.spec, roster, section_codes), prepared, _rule_columns(sheet.spec)),
-            long_extra_failures(sheet.rows[active]),
-        ],
-        ignore_index=True,
-    )
+    found = [model_failures(_model(sheet.spec, roster, section_codes), prepared, _rule_columns(sheet.spec))]
+    if sheet.spec is not PUNTOS_FOCALES:  # the roster's extra columns are contact details: never judged, never quoted
+        found.append(long_extra_failures(sheet.rows[active]))
+    failures = pd.concat(found, ignore_index=True)
     if sheet.spec is INTERVENCIONES:  # one failure per part that exceeds its total, on that part's column
         parts = failures["regla"] == "parte_mayor_que_total"
         exceeded = contract.part_exceeds_total(prepared.loc[failures.loc[parts, "index"].unique()])
