@@ -7,22 +7,30 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
+import multiprocessing
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
+from itertools import repeat
 
+import numpy as np
 import pandas as pd
+import pyarrow
 import pandera.pandas as pa
 
 from cti_pipeline.contracts.columns import DECIMAL_COMMA_COLUMN, SourceSpec
 from cti_pipeline.contracts.rules import message
 from cti_pipeline.landing.discovery import FileRejection, LandedFile
-from cti_pipeline.landing.readers import ROW_COLUMN, UnreadableFile, read_table
+from cti_pipeline.landing.readers import ROW_COLUMN, RawTable, UnreadableFile, read_raw, text_series, trimmed_text
 from cti_pipeline.settings import MAX_CELL_CHARS
 
 MTIME_COLUMN = "_mtime_ns"
 EXTRA_COLUMN = "columnas_extra"
 LONG_EXTRA_COLUMN = "_celda_larga_extra"
+
+log = logging.getLogger(__name__)
 
 QUARANTINE_COLUMNS = ["origen", "anio", "archivo", "hoja", "fila", "columna", "regla", "valor", "mensaje"]
 REJECTED_FILE_COLUMNS = ["origen", "anio", "archivo", "motivo", "detectado_en"]
@@ -37,22 +45,95 @@ class FileBatch:
     warnings: list[str] = field(default_factory=list)
 
 
+@dataclass
+class FilePart:
+    """One readable file's rows, as plain lists (cheap to build, and to send back from a worker process)."""
+
+    raw: RawTable  # only the contract's columns, in the file's order (`columns` left empty: see `text`)
+    text: dict[str, pyarrow.Array]  # the contract's columns, trimmed (Arrow pickles as buffers, not per string)
+    extras: list[str | None] | None  # the extra columns of each row as JSON, or None when the file has none
+    long_extra: list[object] | None  # the first extra column with an over-long cell, per row
+    archivo: str
+    mtime_ns: int
+    warnings: list[str]
+
+
+# Reading is CPU-bound Python/Rust work that holds the GIL, so threads do not help; worker processes
+# do, once there is enough to read to pay for starting them.
+PROCESS_MIN_FILES = 40
+PROCESS_MIN_BYTES = 4 * 1024 * 1024
+
+
 def read_source_files(files: Iterable[LandedFile], spec: SourceSpec, workers: int = 2) -> FileBatch:
-    """Read each file (in parallel threads), reject unreadable ones or ones lacking a required column."""
+    """Read each file (in worker processes when there are many), reject unreadable ones or ones lacking a
+    required column, and stack the rest into one frame of trimmed text with provenance columns."""
     files = list(files)
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        outcomes = list(pool.map(lambda f: _read_one(f, spec), files))
-    frames: list[pd.DataFrame] = []
+    outcomes = _read_parts(files, spec, workers)
+    parts: list[FilePart] = []
     batch = FileBatch(rows=pd.DataFrame())
     for outcome in outcomes:
         if isinstance(outcome, FileRejection):
             batch.rejected.append(outcome)
         else:
-            frame, warnings = outcome
-            frames.append(frame)
-            batch.warnings.extend(warnings)
-    batch.rows = pd.concat(frames, ignore_index=True) if frames else empty_rows(spec)
+            parts.append(outcome)
+            batch.warnings.extend(outcome.warnings)
+    batch.rows = _stack_parts(parts) if parts else empty_rows(spec)
     return batch
+
+
+def _read_parts(files: list[LandedFile], spec: SourceSpec, workers: int) -> list[FileRejection | FilePart]:
+    big = len(files) >= PROCESS_MIN_FILES and sum(f.size for f in files) >= PROCESS_MIN_BYTES
+    if workers > 1 and big:
+        try:
+            # fork: the workers start at once with everything imported (forkserver/spawn re-import pandas and
+            # pandera in each worker, which costs more than reading a few hundred files).
+            with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork")) as pool:
+                chunk = max(1, min(64, len(files) // (workers * 8)))
+                return list(pool.map(_read_part, files, repeat(spec), chunksize=chunk))
+        except (OSError, BrokenProcessPool) as error:  # no processes available here: read in this one
+            log.warning("reading in worker processes failed (%s); reading in-process", error)
+    return [_read_part(file, spec) for file in files]
+
+
+def _stack_parts(parts: list[FilePart]) -> pd.DataFrame:
+    """The rows of every part in one frame; columns in order of first appearance, like `pd.concat`."""
+    lengths = [len(part.raw) for part in parts]
+    provenance = [ROW_COLUMN, EXTRA_COLUMN, LONG_EXTRA_COLUMN, "archivo", "hoja", MTIME_COLUMN, DECIMAL_COMMA_COLUMN]
+    order: dict[str, None] = {}
+    for part in parts:
+        order.update(dict.fromkeys(part.raw.names))
+        order.update(dict.fromkeys(provenance))
+    data: dict[str, pd.Series] = {}
+    for name in order:
+        if name == ROW_COLUMN:
+            data[name] = pd.Series([n for part in parts for n in part.raw.fila], dtype="int64")
+        elif name == EXTRA_COLUMN:
+            data[name] = pd.Series(_chain([part.extras for part in parts], lengths), dtype="str")
+        elif name == LONG_EXTRA_COLUMN:
+            data[name] = pd.Series(_chain([part.long_extra for part in parts], lengths), dtype="str")
+        elif name == "archivo":
+            data[name] = pd.Series(_chain([[part.archivo] * n for part, n in zip(parts, lengths, strict=True)], lengths), dtype="str")
+        elif name == "hoja":
+            hojas = [part.raw.hoja for part in parts]
+            values = _chain([[hoja] * n for hoja, n in zip(hojas, lengths, strict=True)], lengths)
+            data[name] = pd.Series(values, dtype="object" if None in hojas else "str")
+        elif name == MTIME_COLUMN:
+            data[name] = pd.Series(np.repeat([part.mtime_ns for part in parts], lengths), dtype="int64")
+        elif name == DECIMAL_COMMA_COLUMN:
+            data[name] = pd.Series(np.repeat([part.raw.decimal_comma for part in parts], lengths), dtype="bool")
+        else:
+            chunks = [part.text.get(name) for part in parts]
+            chunks = [c if c is not None else pyarrow.nulls(n, pyarrow.large_string()) for c, n in zip(chunks, lengths, strict=True)]
+            data[name] = text_series(pyarrow.chunked_array(chunks, type=pyarrow.large_string()))
+    return pd.DataFrame(data)
+
+
+def _chain(pieces: list[list[object] | None], lengths: list[int]) -> list[object]:
+    """Concatenate per-file lists; a file without the column contributes missing values."""
+    out: list[object] = []
+    for piece, n in zip(pieces, lengths, strict=True):
+        out.extend(piece if piece is not None else [None] * n)
+    return out
 
 
 def empty_rows(spec: SourceSpec) -> pd.DataFrame:
@@ -62,35 +143,34 @@ def empty_rows(spec: SourceSpec) -> pd.DataFrame:
     return pd.DataFrame(columns)
 
 
-def _read_one(file: LandedFile, spec: SourceSpec) -> FileRejection | tuple[pd.DataFrame, list[str]]:
+def _read_part(file: LandedFile, spec: SourceSpec) -> FileRejection | FilePart:
     try:
-        table = read_table(file, spec.sheet)
+        table = read_raw(file, spec.sheet)
     except UnreadableFile as error:
         return FileRejection(file.name, str(error))
     except MemoryError:
         return FileRejection(file.name, "El archivo es demasiado grande para procesarlo.")
-    frame = table.frame
-    missing = [name for name in spec.required_names if name not in frame.columns]
+    missing = [name for name in spec.required_names if name not in table.names]
     if missing:
-        found = ", ".join(c for c in frame.columns if c != ROW_COLUMN) or "ninguna"
+        found = ", ".join(table.names) or "ninguna"
         where = f" (hoja «{table.hoja}»)" if table.hoja else ""
         return FileRejection(
             file.name,
             f"Faltan columnas obligatorias{where}: {', '.join(missing)}. Columnas encontradas: {found}. "
             f"Use la plantilla de la declaración o revise que la cabecera esté en la primera fila con datos.",
         )
-    extras = [c for c in frame.columns if c not in spec.names and c != ROW_COLUMN]
+    extras = [c for c in table.names if c not in spec.names]
     warnings = [f"{file.name}: {w}" for w in table.warnings]
+    packed = long_extra = None
     if extras:
         warnings.append(f"{file.name}: extra column(s) kept in raw and ignored downstream: {', '.join(extras)}")
-    out = frame[[c for c in frame.columns if c in spec.names] + [ROW_COLUMN]].copy()
-    out[EXTRA_COLUMN] = pack_extras(frame[extras]) if extras else pd.Series(pd.NA, index=frame.index, dtype="str")
-    out[LONG_EXTRA_COLUMN] = first_long_cell_column(frame[extras]) if extras else pd.Series(pd.NA, index=frame.index, dtype="str")
-    out["archivo"] = file.name
-    out["hoja"] = table.hoja
-    out[MTIME_COLUMN] = file.mtime_ns
-    out[DECIMAL_COMMA_COLUMN] = table.decimal_comma
-    return out, warnings
+        by_name = dict(zip(table.names, table.columns, strict=True))
+        frame = pd.DataFrame({name: text_series(by_name[name]) for name in extras})
+        packed = pack_extras(frame).tolist()
+        long_extra = first_long_cell_column(frame).tolist()
+    kept = {name: trimmed_text(column) for name, column in zip(table.names, table.columns, strict=True) if name in spec.names}
+    contract_only = RawTable(list(kept), [], table.fila, table.hoja, table.decimal_comma, table.encoding)
+    return FilePart(contract_only, kept, packed, long_extra, file.name, file.mtime_ns, warnings)
 
 
 def pack_extras(extras: pd.DataFrame) -> pd.Series:
