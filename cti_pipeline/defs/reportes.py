@@ -1,5 +1,7 @@
 """Outputs people use: the PNCTI compliance report draft and the feedback workbooks for entities."""
 
+import re
+
 import dagster as dg
 
 from cti_pipeline.contracts.reference import load_catalog
@@ -25,6 +27,14 @@ QUARANTINE_DECLARACIONES = dg.AssetKey(["quarantine", "declaraciones"])
     deps=[MART],
     partitions_def=yearly_partitions,
     pool="duckdb",
+    check_specs=[
+        dg.AssetCheckSpec(
+            "indicadores_del_catalogo_presentes",
+            asset=["reportes", "cumplimiento_pncti"],
+            description="Cada indicador del catálogo reference/pncti_indicadores.csv tiene fila en marts.pncti_indicadores "
+            "del año (si no, el borrador lo muestra como ND). Advierte, no detiene la corrida.",
+        )
+    ],
 )
 def cumplimiento_pncti(context: dg.AssetExecutionContext, cti: CtiConfig, warehouse: WarehouseResource) -> dg.MaterializeResult:
     anio = partition_year(context)
@@ -36,7 +46,17 @@ def cumplimiento_pncti(context: dg.AssetExecutionContext, cti: CtiConfig, wareho
         context.log.warning(f"compliance report {anio}: {warning}")
     written = write_report(report, cti.exports_dir)
     lines = report.indicators
+    in_mart = set(indicadores["indicador"]) if not indicadores.empty else set()
+    missing = sorted(set(catalog["codigo"]) - in_mart) if not catalog.empty else []
     return dg.MaterializeResult(
+        check_results=[
+            dg.AssetCheckResult(
+                check_name="indicadores_del_catalogo_presentes",
+                passed=not missing,
+                severity=dg.AssetCheckSeverity.WARN,
+                metadata={"faltantes": dg.MetadataValue.text(", ".join(missing) or "ninguno")},
+            )
+        ],
         metadata={
             "docx": dg.MetadataValue.path(str(written.docx)),
             "html": dg.MetadataValue.path(str(written.html)),
@@ -60,6 +80,14 @@ def cumplimiento_pncti(context: dg.AssetExecutionContext, cti: CtiConfig, wareho
     deps=[RAW_DECLARACIONES, QUARANTINE_DECLARACIONES],
     partitions_def=yearly_partitions,
     pool="duckdb",
+    check_specs=[
+        dg.AssetCheckSpec(
+            "todas_las_observaciones_asignadas",
+            asset=["reportes", "observaciones_entidades"],
+            description="Cada regla incumplida de quarantine.filas_rechazadas (origen declaraciones) del año está en exactamente "
+            "un libro de entidad, y cada archivo rechazado en al menos uno.",
+        )
+    ],
 )
 def observaciones_entidades(context: dg.AssetExecutionContext, cti: CtiConfig, warehouse: WarehouseResource) -> dg.MaterializeResult:
     anio = partition_year(context)
@@ -67,8 +95,21 @@ def observaciones_entidades(context: dg.AssetExecutionContext, cti: CtiConfig, w
         rows, files, file_rucs = read_feedback_inputs(conn, anio)
     entities = group_feedback(rows, files, file_rucs)
     result = write_feedback(entities, anio, cti.exports_dir / "observaciones")
-    per_entity = result.summary["por_entidad"]
+    per_entity = result.summary["por_entidad"].assign(libro=lambda f: f["libro"].map(mask_natural_person))
+    assigned_rows = sum(len(e.rows) for e in entities)
+    assigned_files = {archivo for e in entities for archivo in e.files["archivo"]}
     return dg.MaterializeResult(
+        check_results=[
+            dg.AssetCheckResult(
+                check_name="todas_las_observaciones_asignadas",
+                passed=assigned_rows == len(rows) and assigned_files == set(files["archivo"]),
+                metadata={
+                    "reglas_en_cuarentena": len(rows),
+                    "reglas_en_libros": assigned_rows,
+                    "archivos_rechazados_sin_libro": dg.MetadataValue.text(", ".join(sorted(set(files["archivo"]) - assigned_files)) or "ninguno"),
+                },
+            )
+        ],
         metadata={
             "carpeta": dg.MetadataValue.path(str(result.folder)),
             "resumen_apci": dg.MetadataValue.path(str(result.folder / SUMMARY_FILE)),
@@ -83,3 +124,8 @@ def observaciones_entidades(context: dg.AssetExecutionContext, cti: CtiConfig, w
             "por_regla": dg.MetadataValue.md(markdown_table(result.summary["por_regla"], max_rows=30)),
         }
     )
+
+
+def mask_natural_person(workbook: str) -> str:
+    """A RUC starting with 10 embeds a person's DNI: keep it out of the UI (the file keeps its name)."""
+    return re.sub(r"^10\d{8}(\d)", r"10********\1", workbook)

@@ -57,6 +57,9 @@ def test_report_asset_writes_docx_html_and_a_markdown_twin(data_dir: Path, setti
     assert "data:image/png;base64," in markdown  # a thumbnail of the first objective with indicators
     # the catalog's other indicators are listed as ND
     assert metadata["indicadores"].value >= 18 and metadata["indicadores_disponibles"].value == 1
+    check = next(e for e in result.get_asset_check_evaluations() if e.check_name == "indicadores_del_catalogo_presentes")
+    assert check.passed is False and check.severity == dg.AssetCheckSeverity.WARN
+    assert "IOP.01.01" in check.metadata["faltantes"].value
 
 
 def test_report_asset_without_a_mart_succeeds_with_all_nd(data_dir: Path, resources):
@@ -75,6 +78,9 @@ def test_end_to_end_2023_fixture_reproduces_the_published_report_and_flags_iop_0
     result = job.execute_in_process(partition_key="2023", instance=dg.DagsterInstance.get(), raise_on_error=False)
     failed = [e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
     assert not failed, failed
+    checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+    assert checks["indicadores_del_catalogo_presentes"] is True
+    assert checks["todas_las_observaciones_asignadas"] is True
 
     document = Document(str(data_dir / "exports" / "reporte_cumplimiento_pncti_2023.docx"))
     tables = [[[c.text for c in row.cells] for row in t.rows] for t in document.tables]

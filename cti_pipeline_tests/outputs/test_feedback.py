@@ -17,6 +17,7 @@ from cti_pipeline_tests.factories import DECLARACION_HEADERS, declaracion_row, v
 
 RUC_A = valid_ruc("2010004721")
 RUC_B = valid_ruc("2060000001")
+RUC_PERSONA = valid_ruc("1045678901")  # a natural person's RUC embeds their DNI
 FORMULA_TEXTS = ["=HYPERLINK(\"http://example.org\",\"x\")", "+51 999", "-3+4", "@SUM(A1)"]
 
 
@@ -53,6 +54,10 @@ def write_inputs(data_dir: Path) -> dict[tuple[str, int], str | None]:
     bad[("mixta c.csv", 3)] = "=1+2"
     bad[("mixta c.csv", 4)] = None
     bad[("mixta c.csv", 5)] = "../../etc/passwd"
+
+    persona = [declaracion_row(ruc_entidad=RUC_PERSONA, nombre_entidad="Juana Pérez Quispe", codigo_intervencion="P1", moneda="XXX")]
+    write_csv(year / "persona.csv", persona)
+    bad[("persona.csv", 2)] = RUC_PERSONA
 
     (year / "roto.xlsx").write_bytes(b"this is not a workbook")
     write_csv(year / "sin moneda.csv", [declaracion_row(codigo_intervencion="X")], headers=[h for h in DECLARACION_HEADERS if h != "moneda"])
@@ -138,6 +143,11 @@ def test_each_entity_gets_exactly_its_quarantined_rows_and_apci_a_summary(data_d
     assert metadata["libros_entidades"].value == len(books) - 1
     assert metadata["reglas_incumplidas"].value == len(quarantine)
     assert "=HYPERLINK" not in metadata["por_entidad"].value  # counts only, no cell values
+    assert RUC_PERSONA not in metadata["por_entidad"].value and RUC_PERSONA[:2] + "********" in metadata["por_entidad"].value
+    persona = summary[summary["ruc_entidad"] == RUC_PERSONA]
+    assert persona["nombre_entidad"].tolist() == [""]  # a person's name stays out of the APCI summary
+    checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+    assert checks["todas_las_observaciones_asignadas"] is True
 
 
 def test_rerun_replaces_the_years_old_workbooks(data_dir: Path, resources):
@@ -146,7 +156,7 @@ def test_rerun_replaces_the_years_old_workbooks(data_dir: Path, resources):
     folder = data_dir / "exports" / "observaciones" / "2024"
     (folder / "99999999999.xlsx").write_bytes(b"stale")
     year = landing_year(data_dir)
-    for name in ("entidad_b.csv", "mixta c.csv", "roto.xlsx", "sin moneda.csv"):
+    for name in ("entidad_b.csv", "mixta c.csv", "roto.xlsx", "sin moneda.csv", "persona.csv"):
         (year / name).unlink()
     write_xlsx(year / "entidad_a.xlsx", [declaracion_row(codigo_intervencion="A1"), declaracion_row(codigo_intervencion="A2", ods=40)])
     materialize(resources)
