@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
 import re
 from pathlib import Path
 
@@ -205,3 +206,46 @@ def test_cli_writes_the_template(tmp_path: Path, capsys, data_dir: Path):
     assert main(["template", "declaracion", "--out", str(out)]) == 0
     assert out.is_file() and "template written" in capsys.readouterr().out
     assert load_workbook(out).sheetnames[0] == "intervenciones"
+
+
+GPEDC_ROSTER = [
+    ("GOB01", "GOBIERNO", "Ministerio de Economía y Finanzas", "A.3;A.5"),
+    ("SOC01", "SOCIO_DESARROLLO", "Agencia de Cooperación Ejemplo", "B.1;B.2;B.3;C.1"),
+    ("OSC01", "OSC", "Asociación Nacional de Centros", "C.1"),
+]
+
+
+def test_filled_gpedc_templates_are_consolidated_with_zero_quarantine(data_dir: Path, resources, warehouse):
+    defs_gpedc = pytest.importorskip("cti_pipeline.defs.gpedc")
+    ronda = data_dir / "landing" / "gpedc" / "ronda4"
+    ronda.mkdir(parents=True)
+    roster = "codigo_respondente,tipo_respondente,entidad,secciones\n" + "\n".join(",".join(r) for r in GPEDC_ROSTER) + "\n"
+    (ronda / "puntos_focales.csv").write_text(roster, encoding="utf-8")
+
+    def respuestas(code: str, sections: list[str]) -> dict:
+        return {
+            "codigo_respondente": code,
+            "seccion": lambda i: sections[i % len(sections)],
+            "modulo": lambda i: (i % 4) + 1 if sections[i % len(sections)] == "C.1" else None,
+            "codigo_pregunta": lambda i: f"Q_{i + 1}",
+        }
+
+    expected: dict[str, int] = defaultdict(int)
+    gobierno = write_template("gpedc", "GOBIERNO", ronda / "gobierno.xlsx")
+    expected["respuestas"] += len(fill_rows(gobierno, "respuestas", 6, 2022, respuestas("GOB01", ["A.3", "A.5"])))
+    expected["presupuesto"] += len(fill_rows(gobierno, "presupuesto", 1, 2022, {"codigo_respondente": "GOB01", "codigo_socio": "SOC01"}))
+    socio = write_template("gpedc", "SOCIO_DESARROLLO", ronda / "socio.xlsx")
+    expected["respuestas"] += len(fill_rows(socio, "respuestas", 8, 2022, respuestas("SOC01", ["B.1", "B.2", "B.3", "C.1"])))
+    expected["intervenciones"] += len(fill_rows(socio, "intervenciones", 5, 2022, {"codigo_respondente": "SOC01"}))
+    expected["flujos"] += len(fill_rows(socio, "flujos", 1, 2022, {"codigo_respondente": "SOC01"}))
+    osc = write_template("gpedc", "OSC", ronda / "osc.xlsx")
+    expected["respuestas"] += len(fill_rows(osc, "respuestas", 4, 2022, respuestas("OSC01", ["C.1"])))
+
+    result = dg.materialize([defs_gpedc.gpedc_consolidacion], resources=resources)
+    assert result.success
+    conn = warehouse()
+    quarantined = conn.execute("SELECT archivo, fila, regla, mensaje FROM quarantine.filas_rechazadas").fetchall()
+    assert quarantined == []
+    assert conn.execute("SELECT count(*) FROM quarantine.archivos_rechazados").fetchone()[0] == 0
+    for sheet, n in expected.items():
+        assert conn.execute(f"SELECT count(*) FROM staging.gpedc_{sheet}").fetchone()[0] == n, sheet
