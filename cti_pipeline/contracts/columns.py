@@ -8,9 +8,11 @@ decimal comma → point) so that the pandera models check one spelling of each v
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
+import numpy as np
 import pandas as pd
 
 from cti_pipeline.contracts.text import blank_to_na, normalize_code, normalize_yes_no
@@ -96,21 +98,48 @@ def prepare_column(column: Column, series: pd.Series, decimal_comma: pd.Series |
             return blank_to_na(series)
 
 
+# Kinds whose preparation maps each cell on its own (decimal also looks at the row's decimal mark).
+ELEMENTWISE_KINDS = frozenset({"text", "integer", "date", "code", "yes_no", "ruc", "iso3", "departamento"})
+
+
 def prepare_frame(spec: SourceSpec, raw: pd.DataFrame) -> pd.DataFrame:
     """Canonical text for every contract column (missing optional columns become all-missing)."""
     decimal_comma = raw[DECIMAL_COMMA_COLUMN] if DECIMAL_COMMA_COLUMN in raw else None
     prepared = pd.DataFrame(index=raw.index)
     for column in spec.columns:
         series = raw[column.name] if column.name in raw else pd.Series(pd.NA, index=raw.index, dtype="str")
-        prepared[column.name] = prepare_column(column, series, decimal_comma).astype("str")
+        if column.kind in ELEMENTWISE_KINDS:
+            value = per_unique(lambda s, c=column: prepare_column(c, s, None), series)
+        else:
+            value = prepare_column(column, series, decimal_comma)
+        prepared[column.name] = value.astype("str")
     return prepared
+
+
+def per_unique(function: Callable[[pd.Series], pd.Series], series: pd.Series) -> pd.Series:
+    """`function(series)` for an element-wise `function`, computed once per distinct value.
+
+    Codes, dates, years and entity names repeat across a million rows: the string work runs on the
+    few thousand distinct values and the result is spread back with one `take`. Columns that are
+    mostly distinct (or not text) go straight through `function`.
+    """
+    if len(series) < 1000 or not isinstance(series.dtype, pd.StringDtype):
+        return function(series)
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    if len(uniques) * 4 > len(series):
+        return function(series)
+    distinct = pd.Series([*uniques, None], dtype=series.dtype)  # the last one stands for a missing value
+    result = function(distinct)
+    spread = result.take(np.where(codes < 0, len(uniques), codes))
+    spread.index = series.index
+    return spread.rename(series.name)
 
 
 # --- vectorised predicates the pandera models use (missing values are skipped by pandera) -------
 
 
 def is_integer(series: pd.Series) -> pd.Series:
-    return series.str.fullmatch(_INTEGER_TEXT)
+    return per_unique(lambda s: s.str.fullmatch(_INTEGER_TEXT), series)
 
 
 def is_decimal(series: pd.Series) -> pd.Series:
@@ -126,7 +155,7 @@ def is_date(series: pd.Series) -> pd.Series:
 
 
 def as_date(series: pd.Series) -> pd.Series:
-    return pd.to_datetime(series, format="%Y-%m-%d", errors="coerce")
+    return per_unique(lambda s: pd.to_datetime(s, format="%Y-%m-%d", errors="coerce"), series)
 
 
 def number_at_least(series: pd.Series, minimum: float) -> pd.Series:
