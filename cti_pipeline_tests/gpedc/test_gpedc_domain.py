@@ -222,6 +222,12 @@ def test_unknown_respondent_unassigned_section_and_broken_rows_are_quarantined_n
         round_dir / "gob.xlsx",
         {"respuestas": [answer("GOB1", "A.3", "A3_1")], "presupuesto": [{"codigo_socio": "NADIE", "anio": 2022, "registrado_en_presupuesto_usd": 5.0}]},
     )
+    # a budget sheet alone: nobody to attribute it to, unless it names its respondent itself
+    write_workbook(round_dir / "solo_presupuesto.xlsx", {"presupuesto": [{"codigo_socio": "SOC2", "anio": 2022, "registrado_en_presupuesto_usd": 5.0}]})
+    write_workbook(
+        round_dir / "presupuesto_con_codigo.xlsx",
+        {"presupuesto": [{"codigo_respondente": "SOC1", "codigo_socio": "SOC3", "anio": 2022, "registrado_en_presupuesto_usd": 7.0}]},
+    )
 
     result = gpedc.consolidate(round_dir, sections)
     q = result.quarantined
@@ -238,6 +244,9 @@ def test_unknown_respondent_unassigned_section_and_broken_rows_are_quarantined_n
     assert ("osc.xlsx", "modulo_invalido") in rules
     assert ("osc.xlsx", "seccion_no_asignada") in rules  # flujos (B.3) from an OSC
     assert ("gob.xlsx", "socio_desconocido") in rules
+    assert ("solo_presupuesto.xlsx", "respondente_no_identificado") in rules
+    assert ("presupuesto_con_codigo.xlsx", "seccion_no_asignada") in rules  # its own column names SOC1, who lacks A.3
+    assert result.staged["presupuesto"].empty
     assert set(q["origen"]) == {"gpedc_respuestas", "gpedc_intervenciones", "gpedc_flujos", "gpedc_presupuesto"}
     assert (q["anio"] == 2022).all()
 
