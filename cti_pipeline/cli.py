@@ -17,6 +17,7 @@ log = logging.getLogger("cti_pipeline.cli")
 
 PNCTI_JOB = "pncti_anual_job"
 GPEDC_JOB = "gpedc_job"
+PUBLISH_JOB = "publicacion_job"
 YEARLY_SOURCES = ("declaraciones", "registros")
 
 
@@ -135,6 +136,14 @@ def materialize(years: list[int] | None, selection: str | None) -> int:
             summaries.append(summary)
     if not years and GPEDC_JOB in job_names:
         summary = run_job(defs, instance, GPEDC_JOB, None, selection)
+        if summary:
+            summaries.append(summary)
+    # A successful run that changed marts without publishing them (GPEDC, --select) is followed by the
+    # publication job, as the daemon's run-status sensor does for UI runs (defs/publishing.py).
+    from cti_pipeline.publishing import needs_publication
+
+    if PUBLISH_JOB in job_names and any(s.success and needs_publication(s.materialized) for s in summaries):
+        summary = run_job(defs, instance, PUBLISH_JOB, None, None)
         if summary:
             summaries.append(summary)
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import duckdb
@@ -36,6 +36,17 @@ log = logging.getLogger(__name__)
 
 YEAR_COLUMN = "anio"
 BATCH_ROWS = 10_000
+
+# Asset keys (as user strings) of the publication assets, and the marts they follow (defs/publishing.py).
+BI_COPY_KEY = "bi/marts_duckdb"
+POSTGRES_KEY = "publish/postgres"
+MART_NAMES = ("pncti_indicadores", "cti_ejecucion", "gpedc_completitud", "gpedc_indicadores")
+
+
+def needs_publication(materialized: Iterable[str]) -> bool:
+    """True when a run materialised some marts/* asset but not the BI copy: the marts changed unpublished."""
+    keys = set(materialized)
+    return BI_COPY_KEY not in keys and any(key.startswith("marts/") for key in keys)
 
 
 @dataclass(frozen=True)
@@ -212,12 +223,17 @@ def _insert(conn: sa.Connection, table: sa.Table, names: Sequence[str], cursor: 
         preparer = conn.dialect.identifier_preparer
         column_list = ", ".join(preparer.quote(name) for name in names)
         driver_connection = conn.connection.driver_connection
-        with driver_connection.cursor() as pg_cursor:
-            with pg_cursor.copy(f"COPY {preparer.format_table(table)} ({column_list}) FROM STDIN") as copy:
-                for batch in _batches(cursor):
-                    for row in batch:
-                        copy.write_row(row)
-                    written += len(batch)
+        statement = f"COPY {preparer.format_table(table)} ({column_list}) FROM STDIN"
+        dbapi_error = conn.dialect.loaded_dbapi.Error
+        try:
+            with driver_connection.cursor() as pg_cursor:
+                with pg_cursor.copy(statement) as copy:
+                    for batch in _batches(cursor):
+                        for row in batch:
+                            copy.write_row(row)
+                        written += len(batch)
+        except dbapi_error as error:  # the same exception classes as the executemany path (IntegrityError, ...)
+            raise sa.exc.DBAPIError.instance(statement, None, error, dbapi_error) from error
         return written
     statement = table.insert()
     for batch in _batches(cursor):

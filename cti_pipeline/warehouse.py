@@ -121,6 +121,7 @@ def publish_bi_copy(conn: duckdb.DuckDBPyConnection, target: Path, schemas: tupl
                     source = f"{quote(schema)}.{quote(name)}"
                     conn.execute(f"CREATE TABLE bi_copy.{source} AS SELECT * FROM {source}")
                     counts[f"{schema}.{name}"] = conn.execute(f"SELECT count(*) FROM bi_copy.{source}").fetchone()[0]
+            conn.execute("CHECKPOINT bi_copy")  # everything in the file itself, nothing left in a .wal beside it
         finally:
             conn.execute("DETACH bi_copy")
         os.replace(temporary, target)

@@ -4,7 +4,8 @@ import dagster as dg
 
 from cti_pipeline.defs.partitions import yearly_partitions
 
-PNCTI_GROUPS = ("declaraciones", "registros", "pncti", "reportes")
+# "publicacion" (defs/publishing.py): the BI copy and the PostgreSQL publication, unpartitioned, run after the marts.
+PNCTI_GROUPS = ("declaraciones", "registros", "pncti", "reportes", "publicacion")
 
 pncti_anual_job = dg.define_asset_job(
     name="pncti_anual_job",
