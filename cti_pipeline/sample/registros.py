@@ -10,6 +10,8 @@ import csv
 import datetime as dt
 import io
 import random
+import re
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -81,14 +83,35 @@ def headers(kind: str) -> list[str]:
 def write_xlsx(path: Path, kind: str, rows: Sequence[dict[str, object]], pretty: bool = True) -> Path:
     """A workbook with the kind's sheet, headers as a person types them."""
     workbook = Workbook(write_only=True)
+    fixed = dt.datetime(2024, 6, 1, 9, 0)  # same bytes on every run
+    workbook.properties.created = fixed
+    workbook.properties.modified = fixed
     sheet = workbook.create_sheet(REGISTROS[kind].sheet)
     names = headers(kind)
     sheet.append([PRETTY_HEADERS[h] if pretty else h for h in names])
     for row in rows:
         sheet.append([row.get(h) for h in names])
     path.parent.mkdir(parents=True, exist_ok=True)
-    workbook.save(path)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    path.write_bytes(reproducible_zip(buffer.getvalue()))
     return path
+
+
+FIXED_ZIP_TIME = (2024, 6, 1, 9, 0, 0)
+
+
+def reproducible_zip(data: bytes) -> bytes:
+    """The same workbook bytes on every run: fixed member times and a fixed `modified` property."""
+    source = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for member in source.infolist():
+            content = source.read(member)
+            if member.filename == "docProps/core.xml":
+                content = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*", rb"\g<1>2024-06-01T09:00:00Z", content)
+            target.writestr(zipfile.ZipInfo(member.filename, date_time=FIXED_ZIP_TIME), content, zipfile.ZIP_DEFLATED)
+    return out.getvalue()
 
 
 def write_csv(path: Path, kind: str, rows: Sequence[dict[str, object]], encoding: str = "utf-8", separator: str = ",") -> Path:
