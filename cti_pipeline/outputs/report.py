@@ -593,7 +593,10 @@ def write_report(report: Report, exports_dir: Path) -> WrittenReport:
     stem = f"reporte_cumplimiento_pncti_{report.anio}"
     docx_path = write_bytes_atomic(Path(exports_dir) / f"{stem}.docx", render_docx(report, charts))
     html_path = write_bytes_atomic(Path(exports_dir) / f"{stem}.html", render_html(report, charts).encode("utf-8"))
-    thumbnail = objective_charts(report, dpi=45).get(report.objectives[0].codigo) if report.objectives else None
+    # The UI thumbnail: the first objective with a value to show, else the first chart.
+    small = objective_charts(report, dpi=45)
+    with_values = [o.codigo for o in report.objectives if o.codigo in small and any(l.valor is not None for l in o.indicators)]
+    thumbnail = small[with_values[0]] if with_values else next(iter(small.values()), None)
     return WrittenReport(docx=docx_path, html=html_path, charts=charts, markdown=render_markdown(report, thumbnail))
 
 
