@@ -232,89 +232,20 @@ def _assigned_pairs(roster: Roster) -> frozenset[tuple[str, str]]:
     return frozenset((code, section) for code, sections in roster.assigned.items() for section in sections)
 
 
-def _long_cells(series: pd.Series) -> pd.Series:
-    return series.str.len() <= MAX_CELL_CHARS
+class _GpedcSheet(pa.DataFrameModel):
+    """What every GPEDC sheet model shares (the cell-length rule is added per model: see `_cell_length_check`)."""
+
+    class Config:
+        strict = False  # provenance columns (archivo, hoja, fila) travel alongside
 
 
-@lru_cache(maxsize=8)
-def puntos_focales_model(section_codes: tuple[str, ...]) -> type[pa.DataFrameModel]:
-    """The roster: one row per respondent; every listed section must be in the catalog."""
-    known = frozenset(section_codes)
+def _cell_length_check():
+    """A fresh `celda_demasiado_larga` check for one model (pandera renames a check inherited by several models)."""
 
-    class PuntosFocales(pa.DataFrameModel):
-        codigo_respondente: Series[str] = pa.Field(nullable=False)
-        tipo_respondente: Series[str] = pa.Field(nullable=False)
-        entidad: Series[str] = pa.Field(nullable=False)
-        secciones: Series[str] = pa.Field(nullable=False)
+    def cell_length(cls, series: Series[str]) -> Series[bool]:
+        return series.str.len() <= MAX_CELL_CHARS
 
-        class Config:
-            strict = False
-
-        @pa.check("tipo_respondente", name="valor_no_permitido")
-        def tipo(cls, series: Series[str]) -> Series[bool]:
-            return series.isin(TIPOS_RESPONDENTE)
-
-        @pa.check("secciones", name="valor_no_permitido")
-        def sections_in_catalog(cls, series: Series[str]) -> Series[bool]:
-            return series.map(lambda text: set(split_sections(text)) <= known).astype(bool)
-
-        @pa.check(".*", regex=True, name="celda_demasiado_larga")
-        def cell_length(cls, series: Series[str]) -> Series[bool]:
-            return _long_cells(series)
-
-        @pa.dataframe_check(name="clave_duplicada")
-        def unique_code(cls, df: pd.DataFrame) -> Series[bool]:
-            return ~_duplicated(df, PUNTOS_FOCALES.key)
-
-    return PuntosFocales
-
-
-@lru_cache(maxsize=8)
-def respuestas_model(roster: Roster) -> type[pa.DataFrameModel]:
-    known, sections, pairs = roster.codes, frozenset(roster.section_codes), _assigned_pairs(roster)
-
-    class Respuestas(pa.DataFrameModel):
-        codigo_respondente: Series[str] = pa.Field(nullable=False)
-        seccion: Series[str] = pa.Field(nullable=False)
-        modulo: Series[str] = pa.Field(nullable=True)
-        codigo_pregunta: Series[str] = pa.Field(nullable=False)
-        respuesta: Series[str] = pa.Field(nullable=True)
-        comentario: Series[str] = pa.Field(nullable=True)
-
-        class Config:
-            strict = False
-
-        @pa.check("codigo_respondente", name="respondente_desconocido")
-        def respondent_known(cls, series: Series[str]) -> Series[bool]:
-            return series.isin(known)
-
-        @pa.check("seccion", name="valor_no_permitido")
-        def section_in_catalog(cls, series: Series[str]) -> Series[bool]:
-            return series.isin(sections)
-
-        @pa.check("modulo", name="entero_invalido")
-        def modulo_integer(cls, series: Series[str]) -> Series[bool]:
-            return is_integer(series)
-
-        @pa.check(".*", regex=True, name="celda_demasiado_larga")
-        def cell_length(cls, series: Series[str]) -> Series[bool]:
-            return _long_cells(series)
-
-        @pa.dataframe_check(name="seccion_no_asignada")
-        def section_assigned(cls, df: pd.DataFrame) -> Series[bool]:
-            return _section_assigned(df["codigo_respondente"], df["seccion"], known, sections, pairs)
-
-        @pa.dataframe_check(name="modulo_invalido")
-        def modulo_fits_section(cls, df: pd.DataFrame) -> Series[bool]:
-            with_modules = df["seccion"] == SECCION_CON_MODULOS
-            ok = (with_modules & df["modulo"].isin(MODULOS)) | (~with_modules & df["modulo"].isna())
-            return ok | df["seccion"].isna() | ~df["modulo"].fillna("1").str.fullmatch(r"-?\d+")
-
-        @pa.dataframe_check(name="clave_duplicada")
-        def key_unique(cls, df: pd.DataFrame) -> Series[bool]:
-            return ~_duplicated(df, RESPUESTAS.key)
-
-    return Respuestas
+    return pa.check(".*", regex=True, name="celda_demasiado_larga")(cell_length)
 
 
 def _section_assigned(
@@ -329,27 +260,108 @@ def _section_assigned(
     return pair_ok | not_judged
 
 
-def _respondent_checks(roster: Roster, sheet_section: str):
-    """The respondent rules every data sheet shares (known, and assigned the sheet's section)."""
-    known, sections, pairs = roster.codes, frozenset(roster.section_codes), _assigned_pairs(roster)
-
+def _known_respondent_check(known: frozenset[str]):
     def respondent_known(cls, series: Series[str]) -> Series[bool]:
         return series.isin(known)
+
+    return pa.check("codigo_respondente", name="respondente_desconocido")(respondent_known)
+
+
+def _row_section_checks(roster: Roster):
+    """Sheets with a `seccion` column (respuestas, validaciones): known respondent, known and assigned section."""
+    known, sections, pairs = roster.codes, frozenset(roster.section_codes), _assigned_pairs(roster)
+
+    def section_in_catalog(cls, series: Series[str]) -> Series[bool]:
+        return series.isin(sections)
+
+    def section_assigned(cls, df: pd.DataFrame) -> Series[bool]:
+        return _section_assigned(df["codigo_respondente"], df["seccion"], known, sections, pairs)
+
+    return (
+        _known_respondent_check(known),
+        pa.check("seccion", name="valor_no_permitido")(section_in_catalog),
+        pa.dataframe_check(name="seccion_no_asignada")(section_assigned),
+    )
+
+
+def _respondent_checks(roster: Roster, sheet_section: str):
+    """Data sheets of one section (intervenciones, flujos, presupuesto): known respondent, assigned that section."""
+    known, sections, pairs = roster.codes, frozenset(roster.section_codes), _assigned_pairs(roster)
 
     def section_assigned(cls, series: Series[str]) -> Series[bool]:
         return _section_assigned(series, sheet_section, known, sections, pairs)
 
-    return (
-        pa.check("codigo_respondente", name="respondente_desconocido")(respondent_known),
-        pa.check("codigo_respondente", name="seccion_no_asignada")(section_assigned),
-    )
+    return _known_respondent_check(known), pa.check("codigo_respondente", name="seccion_no_asignada")(section_assigned)
+
+
+@lru_cache(maxsize=8)
+def puntos_focales_model(section_codes: tuple[str, ...]) -> type[pa.DataFrameModel]:
+    """The roster: one row per respondent; every listed section must be in the catalog."""
+    known = frozenset(section_codes)
+
+    class PuntosFocales(_GpedcSheet):
+        codigo_respondente: Series[str] = pa.Field(nullable=False)
+        tipo_respondente: Series[str] = pa.Field(nullable=False)
+        entidad: Series[str] = pa.Field(nullable=False)
+        secciones: Series[str] = pa.Field(nullable=False)
+
+        cell_length = _cell_length_check()
+
+        @pa.check("tipo_respondente", name="valor_no_permitido")
+        def tipo(cls, series: Series[str]) -> Series[bool]:
+            return series.isin(TIPOS_RESPONDENTE)
+
+        @pa.check("secciones", name="valor_no_permitido")
+        def sections_in_catalog(cls, series: Series[str]) -> Series[bool]:
+            return series.map(lambda text: set(split_sections(text)) <= known).astype(bool)
+
+        @pa.dataframe_check(name="clave_duplicada")
+        def unique_code(cls, df: pd.DataFrame) -> Series[bool]:
+            return ~_duplicated(df, PUNTOS_FOCALES.key)
+
+    return PuntosFocales
+
+
+@lru_cache(maxsize=8)
+def respuestas_model(roster: Roster) -> type[pa.DataFrameModel]:
+    known_check, section_check, assigned_check = _row_section_checks(roster)
+
+    class Respuestas(_GpedcSheet):
+        codigo_respondente: Series[str] = pa.Field(nullable=False)
+        seccion: Series[str] = pa.Field(nullable=False)
+        modulo: Series[str] = pa.Field(nullable=True)
+        codigo_pregunta: Series[str] = pa.Field(nullable=False)
+        respuesta: Series[str] = pa.Field(nullable=True)
+        comentario: Series[str] = pa.Field(nullable=True)
+
+        cell_length = _cell_length_check()
+
+        respondent_known = known_check
+        section_in_catalog = section_check
+        section_assigned = assigned_check
+
+        @pa.check("modulo", name="entero_invalido")
+        def modulo_integer(cls, series: Series[str]) -> Series[bool]:
+            return is_integer(series)
+
+        @pa.dataframe_check(name="modulo_invalido")
+        def modulo_fits_section(cls, df: pd.DataFrame) -> Series[bool]:
+            with_modules = df["seccion"] == SECCION_CON_MODULOS
+            ok = (with_modules & df["modulo"].isin(MODULOS)) | (~with_modules & df["modulo"].isna())
+            return ok | df["seccion"].isna() | ~df["modulo"].fillna("1").str.fullmatch(r"-?\d+")
+
+        @pa.dataframe_check(name="clave_duplicada")
+        def key_unique(cls, df: pd.DataFrame) -> Series[bool]:
+            return ~_duplicated(df, RESPUESTAS.key)
+
+    return Respuestas
 
 
 @lru_cache(maxsize=8)
 def intervenciones_model(roster: Roster) -> type[pa.DataFrameModel]:
     known_check, assigned_check = _respondent_checks(roster, SHEET_SECTION["intervenciones"])
 
-    class Intervenciones(pa.DataFrameModel):
+    class Intervenciones(_GpedcSheet):
         codigo_respondente: Series[str] = pa.Field(nullable=False)
         codigo_intervencion: Series[str] = pa.Field(nullable=False)
         titulo: Series[str] = pa.Field(nullable=False)
@@ -363,8 +375,7 @@ def intervenciones_model(roster: Roster) -> type[pa.DataFrameModel]:
         evaluacion_final_prevista: Series[str] = pa.Field(nullable=False)
         evaluacion_con_gobierno: Series[str] = pa.Field(nullable=False)
 
-        class Config:
-            strict = False
+        cell_length = _cell_length_check()
 
         respondent_known = known_check
         section_assigned = assigned_check
@@ -395,10 +406,6 @@ def intervenciones_model(roster: Roster) -> type[pa.DataFrameModel]:
         def yes_no(cls, series: Series[str]) -> Series[bool]:
             return series.isin(("SI", "NO"))
 
-        @pa.check(".*", regex=True, name="celda_demasiado_larga")
-        def cell_length(cls, series: Series[str]) -> Series[bool]:
-            return _long_cells(series)
-
         @pa.dataframe_check(name="parte_mayor_que_total")
         def parts_within_totals(cls, df: pd.DataFrame) -> Series[bool]:
             return ~part_exceeds_total(df).any(axis=1)
@@ -425,14 +432,13 @@ def part_exceeds_total(df: pd.DataFrame) -> pd.DataFrame:
 def flujos_model(roster: Roster) -> type[pa.DataFrameModel]:
     known_check, assigned_check = _respondent_checks(roster, SHEET_SECTION["flujos"])
 
-    class Flujos(pa.DataFrameModel):
+    class Flujos(_GpedcSheet):
         codigo_respondente: Series[str] = pa.Field(nullable=False)
         anio: Series[str] = pa.Field(nullable=False)
         programado_usd: Series[str] = pa.Field(nullable=False)
         desembolsado_usd: Series[str] = pa.Field(nullable=False)
 
-        class Config:
-            strict = False
+        cell_length = _cell_length_check()
 
         respondent_known = known_check
         section_assigned = assigned_check
@@ -449,10 +455,6 @@ def flujos_model(roster: Roster) -> type[pa.DataFrameModel]:
         def not_negative(cls, series: Series[str]) -> Series[bool]:
             return number_at_least(series, 0)
 
-        @pa.check(".*", regex=True, name="celda_demasiado_larga")
-        def cell_length(cls, series: Series[str]) -> Series[bool]:
-            return _long_cells(series)
-
         @pa.dataframe_check(name="clave_duplicada")
         def key_unique(cls, df: pd.DataFrame) -> Series[bool]:
             return ~_duplicated(df, FLUJOS.key)
@@ -466,14 +468,13 @@ def presupuesto_model(roster: Roster) -> type[pa.DataFrameModel]:
     known_check, assigned_check = _respondent_checks(roster, SHEET_SECTION["presupuesto"])
     partners = roster.partners
 
-    class Presupuesto(pa.DataFrameModel):
+    class Presupuesto(_GpedcSheet):
         codigo_respondente: Series[str] = pa.Field(nullable=True)  # missing → respondente_no_identificado
         codigo_socio: Series[str] = pa.Field(nullable=False)
         anio: Series[str] = pa.Field(nullable=False)
         registrado_en_presupuesto_usd: Series[str] = pa.Field(nullable=False)
 
-        class Config:
-            strict = False
+        cell_length = _cell_length_check()
 
         respondent_known = known_check
         section_assigned = assigned_check
@@ -494,10 +495,6 @@ def presupuesto_model(roster: Roster) -> type[pa.DataFrameModel]:
         def not_negative(cls, series: Series[str]) -> Series[bool]:
             return number_at_least(series, 0)
 
-        @pa.check(".*", regex=True, name="celda_demasiado_larga")
-        def cell_length(cls, series: Series[str]) -> Series[bool]:
-            return _long_cells(series)
-
         @pa.dataframe_check(name="respondente_no_identificado")
         def respondent_identified(cls, df: pd.DataFrame) -> Series[bool]:
             return df["codigo_respondente"].notna()
@@ -511,25 +508,20 @@ def presupuesto_model(roster: Roster) -> type[pa.DataFrameModel]:
 
 @lru_cache(maxsize=8)
 def validaciones_model(roster: Roster) -> type[pa.DataFrameModel]:
-    known, sections, pairs = roster.codes, frozenset(roster.section_codes), _assigned_pairs(roster)
+    known_check, section_check, assigned_check = _row_section_checks(roster)
 
-    class Validaciones(pa.DataFrameModel):
+    class Validaciones(_GpedcSheet):
         codigo_respondente: Series[str] = pa.Field(nullable=False)
         seccion: Series[str] = pa.Field(nullable=False)
         estado: Series[str] = pa.Field(nullable=False)
         fecha: Series[str] = pa.Field(nullable=False)
         observacion: Series[str] = pa.Field(nullable=True)
 
-        class Config:
-            strict = False
+        cell_length = _cell_length_check()
 
-        @pa.check("codigo_respondente", name="respondente_desconocido")
-        def respondent_known(cls, series: Series[str]) -> Series[bool]:
-            return series.isin(known)
-
-        @pa.check("seccion", name="valor_no_permitido")
-        def section_in_catalog(cls, series: Series[str]) -> Series[bool]:
-            return series.isin(sections)
+        respondent_known = known_check
+        section_in_catalog = section_check
+        section_assigned = assigned_check
 
         @pa.check("estado", name="valor_no_permitido")
         def state(cls, series: Series[str]) -> Series[bool]:
@@ -538,14 +530,6 @@ def validaciones_model(roster: Roster) -> type[pa.DataFrameModel]:
         @pa.check("fecha", name="fecha_invalida")
         def date(cls, series: Series[str]) -> Series[bool]:
             return is_date(series)
-
-        @pa.check(".*", regex=True, name="celda_demasiado_larga")
-        def cell_length(cls, series: Series[str]) -> Series[bool]:
-            return _long_cells(series)
-
-        @pa.dataframe_check(name="seccion_no_asignada")
-        def section_assigned(cls, df: pd.DataFrame) -> Series[bool]:
-            return _section_assigned(df["codigo_respondente"], df["seccion"], known, sections, pairs)
 
     return Validaciones
 

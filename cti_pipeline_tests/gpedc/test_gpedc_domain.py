@@ -229,9 +229,22 @@ def test_unknown_respondent_unassigned_section_and_broken_rows_are_quarantined_n
         {"presupuesto": [{"codigo_respondente": "SOC1", "codigo_socio": "SOC3", "anio": 2022, "registrado_en_presupuesto_usd": 7.0}]},
     )
 
+    write_csv(
+        round_dir / "validaciones.csv",
+        [
+            {"codigo_respondente": "SOC1", "seccion": "A.1", "estado": "VALIDADO", "fecha": "2024-11-01", "observacion": None},
+            {"codigo_respondente": "NADIE", "seccion": "B.1", "estado": "VALIDADO", "fecha": "2024-11-01"},
+            {"codigo_respondente": "SOC1", "seccion": "B.1", "estado": "APROBADO", "fecha": "01/11/2024"},
+            {"codigo_respondente": "SOC1", "seccion": "B.1", "estado": "observado", "fecha": "02/11/2024"},
+            {"codigo_respondente": "SOC1", "seccion": "B.1", "estado": "VALIDADO", "fecha": "03/11/2024", "observacion": "x" * 32_768},
+        ],
+    )
     result = gpedc.consolidate(round_dir, sections)
     q = result.quarantined
     rules = set(zip(q["archivo"], q["regla"], strict=True))
+    assert {("validaciones.csv", r) for r in ("seccion_no_asignada", "respondente_desconocido", "valor_no_permitido")} <= rules
+    assert result.staged["validaciones"]["estado"].tolist() == ["OBSERVADO"]
+    assert ("validaciones.csv", "celda_demasiado_larga") in rules  # over Excel's cell limit (a workbook cannot hold it)
     assert ("desconocido.xlsx", "respondente_desconocido") in rules
     assert len(q[(q["archivo"] == "desconocido.xlsx")]) == 2
     assert ("soc1.xlsx", "seccion_no_asignada") in rules
@@ -247,7 +260,7 @@ def test_unknown_respondent_unassigned_section_and_broken_rows_are_quarantined_n
     assert ("solo_presupuesto.xlsx", "respondente_no_identificado") in rules
     assert ("presupuesto_con_codigo.xlsx", "seccion_no_asignada") in rules  # its own column names SOC1, who lacks A.3
     assert result.staged["presupuesto"].empty
-    assert set(q["origen"]) == {"gpedc_respuestas", "gpedc_intervenciones", "gpedc_flujos", "gpedc_presupuesto"}
+    assert set(q["origen"]) == {"gpedc_respuestas", "gpedc_intervenciones", "gpedc_flujos", "gpedc_presupuesto", "gpedc_validaciones"}
     assert (q["anio"] == 2022).all()
 
     unassigned = q[(q["regla"] == "seccion_no_asignada") & (q["archivo"] == "soc1.xlsx")].iloc[0]
@@ -259,7 +272,7 @@ def test_unknown_respondent_unassigned_section_and_broken_rows_are_quarantined_n
 
     # nothing lost: per file and sheet, rows read = staged + distinct quarantined rows (+ superseded)
     counts = result.file_counts()
-    quarantined_rows = q.drop_duplicates(["archivo", "hoja", "fila"]).groupby(["archivo", "hoja"]).size()
+    quarantined_rows = q.assign(hoja=q["hoja"].fillna("")).drop_duplicates(["archivo", "hoja", "fila"]).groupby(["archivo", "hoja"]).size()
     for row in counts.itertuples():
         assert row.leidas == row.staged + row.quarantined + row.superseded
         assert row.quarantined == quarantined_rows.get((row.archivo, row.hoja), 0)
