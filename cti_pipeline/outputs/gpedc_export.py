@@ -8,6 +8,7 @@ through a temporary file and an atomic rename.
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import re
 from dataclasses import dataclass
@@ -114,7 +115,11 @@ def render(data: GpedcExportData) -> bytes:
             cell.font = bold
         for row_number, row in enumerate(frame.itertuples(index=False), start=2):
             for column, value in enumerate(row, start=1):
-                set_cell(sheet.cell(row=row_number, column=column), _cell_value(value))
+                cell = sheet.cell(row=row_number, column=column)
+                value = _cell_value(value)
+                set_cell(cell, value)
+                if isinstance(value, dt.datetime) and value.time() == dt.time(0):
+                    cell.number_format = "yyyy-mm-dd"
         sheet.freeze_panes = "A2"
     buffer = io.BytesIO()
     workbook.save(buffer)
