@@ -24,7 +24,7 @@ from cti_pipeline.contracts.tables import (
 from cti_pipeline.defs.metadata import markdown_table, table_metadata
 from cti_pipeline.defs.resources import CtiConfig, WarehouseResource
 from cti_pipeline.domain import gpedc
-from cti_pipeline.outputs.gpedc_export import GpedcExportData, formula_cells, write_export
+from cti_pipeline.outputs.gpedc_export import GpedcExportData, audit, write_export
 from cti_pipeline.warehouse import TableWrite, qualified, replace_partitions, table_exists
 
 RAW = dg.AssetKey(["raw", "gpedc"])
@@ -337,6 +337,7 @@ def gpedc_indicadores(context: dg.AssetExecutionContext, warehouse: WarehouseRes
     pool="duckdb",  # reads the warehouse
     check_specs=[
         dg.AssetCheckSpec("sin_formulas", asset=EXPORT, description="Ninguna celda del libro es una fórmula (releído con openpyxl)."),
+        dg.AssetCheckSpec("sin_correos", asset=EXPORT, description="Ninguna celda del libro contiene una dirección de correo."),
     ],
     **_common,
 )
@@ -359,7 +360,7 @@ def gpedc_ronda4(context: dg.AssetExecutionContext, cti: CtiConfig, warehouse: W
         presupuesto=staged["presupuesto"],
     )
     path = write_export(cti.exports_dir, data)
-    formulas = formula_cells(path)
+    found = audit(path)
     return dg.MaterializeResult(
         metadata={
             "ruta": dg.MetadataValue.path(str(path)),
@@ -367,7 +368,12 @@ def gpedc_ronda4(context: dg.AssetExecutionContext, cti: CtiConfig, warehouse: W
             "hojas": ", ".join([*sections["seccion"], "intervenciones", "flujos", "presupuesto", "completitud", "indicadores"]),
         },
         check_results=[
-            dg.AssetCheckResult(check_name="sin_formulas", passed=not formulas, metadata={"celdas_formula": ", ".join(formulas[:20]) or "ninguna"})
+            dg.AssetCheckResult(
+                check_name="sin_formulas", passed=not found.formulas, metadata={"celdas_formula": ", ".join(found.formulas[:20]) or "ninguna"}
+            ),
+            dg.AssetCheckResult(
+                check_name="sin_correos", passed=not found.emails, metadata={"celdas_con_correo": ", ".join(found.emails[:20]) or "ninguna"}
+            ),
         ],
     )
 

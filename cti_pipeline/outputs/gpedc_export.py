@@ -126,12 +126,32 @@ def render(data: GpedcExportData) -> bytes:
     return buffer.getvalue()
 
 
-def formula_cells(source: Path | io.BytesIO) -> list[str]:
-    """Every cell openpyxl reads back as a formula (`data_type == 'f'`); must be empty."""
+@dataclass
+class ExportAudit:
+    """Cells that must not exist in the export: formulas and e-mail addresses (sheet!cell)."""
+
+    formulas: list[str]
+    emails: list[str]
+
+
+def audit(source: Path | io.BytesIO) -> ExportAudit:
+    """Re-open a workbook with openpyxl and list formula cells (`data_type == 'f'`) and e-mails in text."""
     workbook = load_workbook(source)
-    found = [f"{sheet.title}!{cell.coordinate}" for sheet in workbook.worksheets for row in sheet.iter_rows() for cell in row if cell.data_type == "f"]
+    found = ExportAudit([], [])
+    for sheet in workbook.worksheets:
+        for row in sheet.iter_rows():
+            for cell in row:
+                if cell.data_type == "f":
+                    found.formulas.append(f"{sheet.title}!{cell.coordinate}")
+                elif isinstance(cell.value, str) and EMAIL.search(cell.value):
+                    found.emails.append(f"{sheet.title}!{cell.coordinate}")
     workbook.close()
     return found
+
+
+def formula_cells(source: Path | io.BytesIO) -> list[str]:
+    """Every cell openpyxl reads back as a formula; must be empty."""
+    return audit(source).formulas
 
 
 def write_export(exports_dir: Path, data: GpedcExportData) -> Path:

@@ -90,7 +90,7 @@ def test_gpedc_job_materialises_marts_checks_and_a_formula_free_export_without_p
     checks = check_results(result)
     assert checks and all(checks.values()), checks
     assert {"filas_conciliadas", "sin_claves_duplicadas", "puntos_focales_sin_contactos", "una_fila_por_seccion_asignada",
-            "valores_entre_0_y_100", "sin_formulas"} <= set(checks)
+            "valores_entre_0_y_100", "sin_formulas", "sin_correos"} <= set(checks)
 
     conn = warehouse()
     tracker = conn.execute("SELECT * FROM marts.gpedc_completitud").df()

@@ -7,7 +7,7 @@ import io
 import pandas as pd
 from openpyxl import Workbook, load_workbook
 
-from cti_pipeline.outputs.gpedc_export import FILE_NAME, GpedcExportData, formula_cells, render, write_export
+from cti_pipeline.outputs.gpedc_export import FILE_NAME, GpedcExportData, audit, formula_cells, render, write_export
 
 
 def data(answers: list[dict[str, object]]) -> GpedcExportData:
@@ -50,7 +50,8 @@ def test_formula_like_text_stays_text_and_emails_are_masked(tmp_path):
 def test_the_formula_guard_sees_a_real_formula():
     workbook = Workbook()
     workbook.active["A1"] = "=1+1"
-    buffer = io.BytesIO()
-    workbook.save(buffer)
+    workbook.active["B2"] = "escriba a ana@ejemplo.org"
+    workbook.save(buffer := io.BytesIO())
     assert formula_cells(io.BytesIO(buffer.getvalue())) == ["Sheet!A1"]
+    assert audit(io.BytesIO(buffer.getvalue())).emails == ["Sheet!B2"]
     assert formula_cells(io.BytesIO(render(data([])))) == []
