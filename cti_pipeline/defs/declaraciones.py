@@ -16,7 +16,7 @@ from cti_pipeline.contracts.tables import (
 from cti_pipeline.defs.metadata import markdown_table, table_metadata
 from cti_pipeline.defs.partitions import partition_year, yearly_partitions
 from cti_pipeline.defs.resources import CtiConfig, WarehouseResource
-from cti_pipeline.domain import quality
+from cti_pipeline.domain import fingerprints, quality
 from cti_pipeline.domain.declaraciones import process_declaraciones
 from cti_pipeline.warehouse import TableWrite, replace_partitions
 
@@ -27,6 +27,10 @@ QUARANTINE = dg.AssetKey(["quarantine", "declaraciones"])
 RAW_COLUMNS = raw_columns(DECLARACION)
 STAGING_COLUMNS = staging_columns(DECLARACION, DECLARACIONES_DERIVED)
 PREVIEW_COLUMNS = ["ruc_entidad", "nombre_entidad", "codigo_intervencion", "area_prioritaria", "departamento", "moneda", "monto_ejecutado", "monto_usd"]
+
+# What a year's result depends on besides its files and the code fingerprints.CODE names.
+CATALOGS = ("areas_prioritarias", "departamentos", "tipo_cambio", "paises_iso3", "paises_alc")
+CODE = ("domain/declaraciones.py", "defs/declaraciones.py")
 
 _common = dict(group_name="declaraciones", kinds={"duckdb", "pandas"}, owners=["team:apci"])
 
@@ -66,7 +70,14 @@ _common = dict(group_name="declaraciones", kinds={"duckdb", "pandas"}, owners=["
 def declaraciones(context: dg.AssetExecutionContext, cti: CtiConfig, warehouse: WarehouseResource):
     anio = partition_year(context)
     catalogs = DeclarationCatalogs.load(cti.reference_override_dir)
-    result = process_declaraciones(cti.landing_dir / "declaraciones" / str(anio), anio, catalogs)
+    year_dir = cti.landing_dir / "declaraciones" / str(anio)
+    started = time.perf_counter()
+    huella = fingerprints.year_fingerprint(DECLARACION.origen, year_dir, anio, CATALOGS, cti.reference_override_dir, CODE)
+    with warehouse.get_connection() as conn:
+        if fingerprints.unchanged(conn, DECLARACION.origen, anio, huella):
+            yield from _unchanged_results(context, conn, anio, huella, catalogs, started)
+            return
+    result = process_declaraciones(year_dir, anio, catalogs)
     for warning in result.warnings:
         context.log.warning(warning)
     for rejected in result.rejected_files.itertuples():
@@ -83,6 +94,7 @@ def declaraciones(context: dg.AssetExecutionContext, cti: CtiConfig, warehouse: 
                 TableWrite("staging.declaraciones", STAGING_COLUMNS, result.staged, where),
                 TableWrite("quarantine.filas_rechazadas", FILAS_RECHAZADAS, result.quarantined, quarantine_where),
                 TableWrite("quarantine.archivos_rechazados", ARCHIVOS_RECHAZADOS, result.rejected_files, quarantine_where),
+                TableWrite(fingerprints.TABLE, fingerprints.HUELLAS, huella_row(anio, huella, result), quarantine_where),
             ],
         )
         result.timings["write"] = round(time.perf_counter() - write_started, 4)
@@ -101,6 +113,8 @@ def declaraciones(context: dg.AssetExecutionContext, cti: CtiConfig, warehouse: 
             len(result.raw),
             archivos_leidos=len(counts),
             tiempos_s=dg.MetadataValue.json(result.timings),
+            sin_cambios=False,
+            huella=huella,
             filas_por_archivo=dg.MetadataValue.md(markdown_table(counts, max_rows=50)),
         ),
     )
@@ -128,6 +142,10 @@ def declaraciones(context: dg.AssetExecutionContext, cti: CtiConfig, warehouse: 
             "preview": dg.MetadataValue.md(markdown_table(result.quarantined[["archivo", "fila", "columna", "regla", "mensaje"]], max_chars=120)),
         },
     )
+    yield from _check_results(anio, catalogs, unreconciled, duplicates, unconverted)
+
+
+def _check_results(anio, catalogs, unreconciled, duplicates, unconverted):
     yield dg.AssetCheckResult(
         check_name="filas_conciliadas",
         asset_key=RAW,
@@ -149,3 +167,60 @@ def declaraciones(context: dg.AssetExecutionContext, cti: CtiConfig, warehouse: 
             "tipo_cambio": f"{catalogs.pen_por_usd.get(anio, 'sin tipo de cambio')} PEN por USD en {anio}",
         },
     )
+
+
+def huella_row(anio: int, huella: str, result):
+    counts = {
+        "filas_raw": len(result.raw),
+        "filas_staging": len(result.staged),
+        "filas_cuarentena": len(result.quarantined),
+        "archivos_rechazados": len(result.rejected_files),
+    }
+    return fingerprints.huella_frame(DECLARACION.origen, anio, huella, counts)
+
+
+def _unchanged_results(context: dg.AssetExecutionContext, conn, anio: int, huella: str, catalogs, started: float):
+    """Nothing changed since the last successful write: no file is read, the warehouse is left as it is,
+    and the materialisations and checks report what the warehouse holds."""
+    note = "sin cambios, no se releyó: los archivos, catálogos y código son los de la última escritura"
+    fingerprint_seconds = round(time.perf_counter() - started, 4)
+    unreconciled = quality.unreconciled_files(conn, DECLARACION.origen, "raw.declaraciones", "staging.declaraciones", anio)
+    duplicates = quality.duplicate_keys(conn, "staging.declaraciones", DECLARACION.key, anio)
+    unconverted = quality.unconverted_amounts(conn, anio)
+    counts = conn.execute(
+        "SELECT archivo, count(*) AS leidas, count(*) FILTER (estado_fila = 'staged') AS staged, "
+        "count(*) FILTER (estado_fila = 'quarantined') AS quarantined, count(*) FILTER (estado_fila = 'superseded') AS superseded "
+        "FROM raw.declaraciones WHERE anio = ? GROUP BY archivo ORDER BY archivo",
+        [anio],
+    ).df()
+    stored = conn.execute(
+        "SELECT filas_staging, filas_cuarentena, archivos_rechazados FROM meta.huellas WHERE origen = ? AND anio = ?",
+        [DECLARACION.origen, anio],
+    ).fetchone()
+    timings = {"fingerprint": fingerprint_seconds, "checks": round(time.perf_counter() - started - fingerprint_seconds, 4)}
+    context.log.info(f"declaraciones {anio}: {note} (huella {huella}); seconds {timings}")
+    common = {"sin_cambios": True, "nota": note, "huella": huella, "tiempos_s": dg.MetadataValue.json(timings)}
+    yield dg.MaterializeResult(
+        asset_key=RAW,
+        metadata=table_metadata(
+            "raw.declaraciones",
+            RAW_COLUMNS,
+            int(counts["leidas"].sum()),
+            archivos_leidos=len(counts),
+            filas_por_archivo=dg.MetadataValue.md(markdown_table(counts, max_rows=50)),
+            **common,
+        ),
+    )
+    yield dg.MaterializeResult(
+        asset_key=STAGING, metadata=table_metadata("staging.declaraciones", STAGING_COLUMNS, int(stored[0]), **common)
+    )
+    yield dg.MaterializeResult(
+        asset_key=QUARANTINE,
+        metadata={
+            "dagster/row_count": dg.MetadataValue.int(int(stored[1])),
+            "reglas_incumplidas": dg.MetadataValue.int(int(stored[1])),
+            "archivos_rechazados": dg.MetadataValue.int(int(stored[2])),
+            **common,
+        },
+    )
+    yield from _check_results(anio, catalogs, unreconciled, duplicates, unconverted)

@@ -1,0 +1,114 @@
+"""Whether a year must be read again: a fingerprint of everything its result depends on.
+
+The result of one source and year is a function of the files discovery sees in the year folder
+(name, size, modification time; rejected entries and warnings too), the reference catalogs it uses
+(their bytes), and the code and libraries that turn files into rows. `year_fingerprint` hashes all
+of that in a few milliseconds (scandir + stat, no file is opened). The fingerprint of the last
+successful write is kept in `meta.huellas`, written in the same transaction as the data, together
+with the row counts written; a run whose fingerprint equals the stored one, on a warehouse that
+still holds exactly those counts, need not read the files again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Iterable, Mapping
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from cti_pipeline.contracts.reference import catalog_path
+from cti_pipeline.landing.discovery import discover_files
+from cti_pipeline.landing.fingerprint import fingerprint
+from cti_pipeline.warehouse import table_exists
+
+TABLE = "meta.huellas"
+HUELLAS = {
+    "origen": "VARCHAR",
+    "anio": "INTEGER",
+    "huella": "VARCHAR",
+    "filas_raw": "BIGINT",
+    "filas_staging": "BIGINT",
+    "filas_cuarentena": "BIGINT",
+    "archivos_rechazados": "BIGINT",
+    "escrito_en": "TIMESTAMP",
+}
+PACKAGE = Path(__file__).resolve().parent.parent
+# The code that decides which rows a year's files give (relative to the package).
+CODE = ("settings.py", "warehouse.py", "contracts", "landing/discovery.py", "landing/readers.py", "domain/ingest.py")
+LIBRARIES = ("pandas", "pandera", "pyarrow", "python-calamine", "duckdb")
+# What the counts in meta.huellas are compared with: (table, extra condition) per counted column.
+COUNTED = {
+    "filas_raw": ("raw.{origen}", ""),
+    "filas_staging": ("staging.{origen}", ""),
+    "filas_cuarentena": ("quarantine.filas_rechazadas", " AND origen = $origen"),
+    "archivos_rechazados": ("quarantine.archivos_rechazados", " AND origen = $origen"),
+}
+
+
+def year_fingerprint(
+    source: str, year_dir: Path, anio: int, catalogs: Iterable[str], override_dir: Path | None, code: Iterable[str] = ()
+) -> str:
+    """Files discovery sees (and rejects), the catalogs' bytes, the code's bytes and library versions."""
+    discovery = discover_files(year_dir)
+    digest = hashlib.sha256(f"{source}\x00{anio}\n".encode())
+    digest.update(fingerprint(f"{source}/{anio}", {f.name: (f.size, f.mtime_ns) for f in discovery.files}).encode())
+    for rejected in sorted(discovery.rejected, key=lambda r: r.archivo):
+        digest.update(f"\nrejected\x00{rejected.archivo}\x00{rejected.motivo}".encode())
+    for warning in discovery.warnings:
+        digest.update(f"\nwarning\x00{warning}".encode())
+    for name in sorted(catalogs):
+        path = catalog_path(name, override_dir)
+        digest.update(f"\ncatalog\x00{name}\x00".encode() + (path.read_bytes() if path else b"<missing>"))
+    digest.update(code_version((*CODE, *code)).encode())
+    return digest.hexdigest()[:32]
+
+
+def code_version(paths: Iterable[str]) -> str:
+    """sha256 over the given package files (folders: their .py files) and the libraries' versions."""
+    digest = hashlib.sha256()
+    for relative in sorted(set(paths)):
+        path = PACKAGE / relative
+        for file in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
+            if file.is_file():
+                digest.update(f"\n{file.relative_to(PACKAGE)}\x00".encode() + file.read_bytes())
+    for library in LIBRARIES:
+        try:
+            digest.update(f"\n{library}=={version(library)}".encode())
+        except PackageNotFoundError:
+            digest.update(f"\n{library} missing".encode())
+    return digest.hexdigest()
+
+
+def huella_frame(origen: str, anio: int, huella: str, counts: Mapping[str, int], written_at: dt.datetime | None = None) -> pd.DataFrame:
+    """The one `meta.huellas` row of a successful write (for `warehouse.replace_partitions`)."""
+    written_at = written_at or dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    row = {"origen": origen, "anio": anio, "huella": huella, **{k: int(counts[k]) for k in COUNTED}, "escrito_en": written_at}
+    return pd.DataFrame([row]).astype({"anio": "int64", **{k: "int64" for k in COUNTED}})
+
+
+def unchanged(conn: duckdb.DuckDBPyConnection, origen: str, anio: int, huella: str) -> bool:
+    """The stored fingerprint equals `huella` and the tables still hold the counts written with it."""
+    if not table_exists(conn, TABLE):
+        return False
+    stored = conn.execute(
+        f"SELECT {', '.join(COUNTED)} FROM meta.huellas WHERE origen = ? AND anio = ? AND huella = ?", [origen, anio, huella]
+    ).fetchall()
+    if len(stored) != 1:
+        return False
+    for (column, (table, condition)), expected in zip(COUNTED.items(), stored[0], strict=True):
+        table = table.format(origen=origen)
+        if not table_exists(conn, table):
+            if expected:
+                return False
+            continue
+        schema, name = table.split(".", 1)
+        count = conn.execute(
+            f'SELECT count(*) FROM "{schema}"."{name}" WHERE anio = $anio{condition}', {"anio": anio, "origen": origen} if condition else {"anio": anio}
+        ).fetchone()[0]
+        if count != expected:
+            return False
+    return True
