@@ -21,6 +21,7 @@ from openpyxl import Workbook
 
 from cti_pipeline.contracts.gpedc import ANIO_REFERENCIA
 from cti_pipeline.outputs import set_cell
+from cti_pipeline.sample.registros import reproducible_zip
 
 # codigo, tipo, entidad, secciones, contacto (fake), sends a workbook?, sections left out of it
 ROSTER = [
@@ -88,7 +89,9 @@ def _write_workbook(path: Path, sheets: dict[str, list[list[object]]]) -> None:
         for r, row in enumerate(rows, start=1):
             for c, value in enumerate(row, start=1):
                 set_cell(sheet.cell(row=r, column=c), value)
-    workbook.save(path)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    path.write_bytes(reproducible_zip(buffer.getvalue()))  # the same bytes on every run
 
 
 def _answers(rng: random.Random, code: str, sections: list[str]) -> list[list[object]]:

@@ -235,6 +235,9 @@ def test_sample_round_is_deterministic(tmp_path, sections):
         landing = tmp_path / name / "landing"
         sample.write(landing, [2023], 10, random.Random(5))
         results.append(gpedc.consolidate(landing / "gpedc" / "ronda4", sections))
+    written = {p.name: (p.read_bytes(), p.stat().st_mtime) for p in (tmp_path / "a" / "landing" / "gpedc" / "ronda4").iterdir()}
+    again = {p.name: (p.read_bytes(), p.stat().st_mtime) for p in (tmp_path / "b" / "landing" / "gpedc" / "ronda4").iterdir()}
+    assert written == again and len(written) >= 14  # byte for byte, modification times included
     first, second = results
     for sheet in first.staged:
         pd.testing.assert_frame_equal(first.staged[sheet], second.staged[sheet])
