@@ -323,6 +323,7 @@ def report_table(indicators: pd.DataFrame) -> pd.DataFrame:
             "avance": [shown(v, "%") if not pd.isna(v) else "—" for v in indicators["avance_pct"]],
             "estado": indicators["estado"],
             "reportado": [shown(v) if not pd.isna(v) else "—" for v in indicators["valor_reportado"]],
+            "avance reportado": [shown(v, "%") if not pd.isna(v) else "—" for v in indicators["avance_reportado_pct"]],
             "coincide": indicators["coincide_reportado"].map({True: "sí", False: "NO"}).fillna("—"),
         }
     )

@@ -51,3 +51,11 @@ def test_the_sample_gives_a_full_indicator_table(data_dir: Path, resources, ware
     states = dict(conn.execute("SELECT indicador, estado FROM marts.pncti_indicadores WHERE anio = 2024").fetchall())
     assert len(states) == 18 and set(states.values()) == {"DISPONIBLE"}
     assert conn.execute("SELECT count(*) FROM marts.cti_ejecucion WHERE anio = 2024").fetchone()[0] > 0
+
+
+def test_the_sample_2023_is_the_constructed_report_fixture(tmp_path: Path):
+    from cti_pipeline.settings import PROJECT_ROOT
+
+    sample.write(tmp_path, [2023, 2024], 100, random.Random(3))
+    fixture = PROJECT_ROOT / "data" / "fixtures" / "2023" / "landing" / "registros" / "2023"
+    assert digests(tmp_path / "registros" / "2023") == digests(fixture)
