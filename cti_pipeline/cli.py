@@ -49,7 +49,7 @@ class RunSummary:
     label: str
     success: bool
     run_id: str
-    materialized: list[str] = field(default_factory=list)
+    materialized: dict[str, dict[str, object]] = field(default_factory=dict)
     failed_checks: list[str] = field(default_factory=list)
     failed_steps: list[str] = field(default_factory=list)
 
@@ -75,7 +75,8 @@ def run_job(defs, instance, job_name: str, partition_key: str | None, selection:
     summary = RunSummary(label=f"{job_name}[{partition_key}]" if partition_key else job_name, success=result.success, run_id=result.run_id)
     for event in result.all_events:
         if event.event_type_value == "ASSET_MATERIALIZATION":
-            summary.materialized.append(event.asset_key.to_user_string())
+            metadata = event.event_specific_data.materialization.metadata
+            summary.materialized[event.asset_key.to_user_string()] = {k: v.value for k, v in metadata.items()}
         elif event.event_type_value == "ASSET_CHECK_EVALUATION":
             evaluation = event.event_specific_data
             if not evaluation.passed:
@@ -92,25 +93,22 @@ def root_cause(error) -> str:
     return f"{error.cls_name}: {error.message.strip().splitlines()[-1]}" if error.message.strip() else error.cls_name
 
 
-def warehouse_counts(settings: Settings, years: Sequence[int]) -> list[tuple[str, int]]:
-    """Rows staged per staging table, rows quarantined and files rejected, for the given years."""
-    import duckdb
-
-    if not settings.warehouse.exists():
-        return []
-    counts: list[tuple[str, int]] = []
-    year_list = ", ".join(str(int(y)) for y in years) or "NULL"
-    with duckdb.connect(str(settings.warehouse), read_only=True) as conn:
-        tables = conn.execute(
-            "SELECT table_schema, table_name FROM information_schema.tables "
-            "WHERE table_schema IN ('staging', 'quarantine', 'marts') ORDER BY 1, 2"
-        ).fetchall()
-        for schema, table in tables:
-            columns = {c[0] for c in conn.execute(f'DESCRIBE "{schema}"."{table}"').fetchall()}
-            condition = f"WHERE anio IN ({year_list})" if "anio" in columns and years else ""
-            n = conn.execute(f'SELECT count(*) FROM "{schema}"."{table}" {condition}').fetchone()[0]
-            counts.append((f"{schema}.{table}", n))
-    return counts
+def summary_lines(summary: RunSummary) -> list[str]:
+    """What one run staged, quarantined and rejected, from its assets' materialisation metadata."""
+    staged = {k: m.get("dagster/row_count") for k, m in summary.materialized.items() if k.startswith("staging/")}
+    quarantine = [m for k, m in summary.materialized.items() if k.startswith("quarantine/")]
+    marts = {k: m.get("dagster/row_count") for k, m in summary.materialized.items() if k.startswith("marts/")}
+    lines = []
+    if staged:
+        lines.append("    rows staged: " + ", ".join(f"{k.removeprefix('staging/')} {v}" for k, v in sorted(staged.items())))
+    if quarantine:
+        rows = sum(int(m.get("filas_en_cuarentena", 0) or 0) for m in quarantine)
+        rules = sum(int(m.get("dagster/row_count", 0) or 0) for m in quarantine)
+        files = sum(int(m.get("archivos_rechazados", 0) or 0) for m in quarantine)
+        lines.append(f"    rows quarantined: {rows} ({rules} broken rules); files rejected: {files}")
+    if marts:
+        lines.append("    marts: " + ", ".join(f"{k.removeprefix('marts/')} {v} rows" for k, v in sorted(marts.items())))
+    return lines
 
 
 def materialize(years: list[int] | None, selection: str | None) -> int:
@@ -150,14 +148,13 @@ def materialize(years: list[int] | None, selection: str | None) -> int:
     print(f"\ncti-pipeline materialize — data: {settings.data_dir}  warehouse: {settings.warehouse}")
     for summary in summaries:
         state = "OK" if summary.success else "FAILED"
-        print(f"  {summary.label}: {state}, {len(set(summary.materialized))} assets materialised (run {summary.run_id})")
+        print(f"  {summary.label}: {state}, {len(summary.materialized)} assets materialised (run {summary.run_id})")
+        for line in summary_lines(summary):
+            print(line)
         for check in summary.failed_checks:
             print(f"    failed check: {check}")
         for step in summary.failed_steps:
             print(f"    failed step: {step}")
-    counted_years = [y for y in run_years]
-    for table, n in warehouse_counts(settings, counted_years):
-        print(f"  {table}: {n} rows")
     if not summaries:
         print("  nothing to materialise (no year folders under landing/ and no matching selection)")
     return 0 if all(s.success for s in summaries) else 1

@@ -35,9 +35,12 @@ def test_materialize_quarantines_bad_input_and_exits_zero(data_dir: Path, capsys
     assert "pncti_anual_job[2024]: OK" in out
     with duckdb.connect(str(data_dir / "warehouse" / "cti.duckdb"), read_only=True) as conn:
         staged = conn.execute("SELECT count(*) FROM staging.declaraciones").fetchone()[0]
+        rows, rules = conn.execute(
+            "SELECT count(DISTINCT (archivo, fila)), count(*) FROM quarantine.filas_rechazadas WHERE origen = 'declaraciones'"
+        ).fetchone()
         rejected = conn.execute("SELECT count(*) FROM quarantine.archivos_rechazados").fetchone()[0]
-    assert f"staging.declaraciones: {staged} rows" in out
-    assert f"quarantine.archivos_rechazados: {rejected} rows" in out and rejected >= 2
+    assert f"rows staged: declaraciones {staged}" in out
+    assert f"rows quarantined: {rows} ({rules} broken rules); files rejected: {rejected}" in out and rejected >= 2
     # the run is recorded in the instance at DAGSTER_HOME, so it shows in the UI
     runs = dg.DagsterInstance.get().get_run_records()
     assert [r.dagster_run.tags.get("dagster/partition") for r in runs] == ["2024"]

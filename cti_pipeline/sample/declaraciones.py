@@ -13,6 +13,7 @@ from pathlib import Path
 from openpyxl import Workbook
 
 from cti_pipeline.contracts.declaracion import DECLARACION, ruc_check_digit
+from cti_pipeline.sample.registros import reproducible_zip
 
 ORGANISATION_WORDS = (
     ("Asociación", "Centro", "Instituto", "Fundación", "Red", "Consorcio", "Servicio", "Programa"),
@@ -141,7 +142,9 @@ def write_xlsx(path: Path, rows: list[dict[str, object]]) -> None:
     sheet.append([PRETTY_HEADERS[h] for h in HEADERS])
     for row in rows:
         sheet.append([row[h] for h in HEADERS])
-    workbook.save(path)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    path.write_bytes(reproducible_zip(buffer.getvalue()))
 
 
 def write_csv(path: Path, rows: list[dict[str, object]], encoding: str, separator: str) -> None:
