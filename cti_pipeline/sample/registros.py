@@ -111,7 +111,7 @@ def reproducible_zip(data: bytes) -> bytes:
         for member in source.infolist():
             content = source.read(member)
             if member.filename == "docProps/core.xml":
-                content = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*", rb"\g<1>2024-06-01T09:00:00Z", content)
+                content = re.sub(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*", rb"\g<1>2024-06-01T09:00:00Z", content)
             target.writestr(zipfile.ZipInfo(member.filename, date_time=FIXED_ZIP_TIME), content, zipfile.ZIP_DEFLATED)
     return out.getvalue()
 
