@@ -33,7 +33,6 @@ from cti_pipeline.contracts.registros import (
 from cti_pipeline.domain.ingest import (
     EXTRA_COLUMN,
     QUARANTINE_COLUMNS,
-    REJECTED_FILE_COLUMNS,
     long_extra_failures,
     model_failures,
     quarantine_rows,
@@ -271,10 +270,6 @@ def empty_raw() -> pd.DataFrame:
 def empty_quarantine() -> pd.DataFrame:
     frame = pd.DataFrame({c: pd.Series(dtype="str") for c in QUARANTINE_COLUMNS})
     return frame.astype({"anio": "int64", "fila": "int64"})
-
-
-def empty_rejected() -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series(dtype="str") for c in REJECTED_FILE_COLUMNS})
 
 
 # --- quality queries (one per asset check) --------------------------------------------------------

@@ -280,3 +280,18 @@ def test_avance_uses_the_rounded_value(data_dir):
     result = compute(data_dir)
     assert result.loc["IOP.02.01", "valor"] == 33.33
     assert result.loc["IOP.02.01", "avance_pct"] == 66.66
+
+
+def test_the_alc_region_comes_from_the_catalog_and_can_be_replaced(data_dir):
+    land(data_dir, "proyectos_css.xlsx", "proyectos_css", [
+        row("proyectos_css", codigo_proyecto="A", pais_socio="BOL"),
+        row("proyectos_css", codigo_proyecto="B", pais_socio="CHL"),
+        row("proyectos_css", codigo_proyecto="C", pais_socio="THA", rol_peru="DOBLE"),
+        row("proyectos_css", codigo_proyecto="D", pais_socio="MEX", rol_peru="RECEPTOR"),
+    ])
+    shipped = compute(data_dir)
+    assert (shipped.loc["IOP.03.01", "valor"], shipped.loc["IOP.03.02", "valor"]) == (50.0, 25.0)
+    (data_dir / "reference").mkdir()
+    (data_dir / "reference" / "paises_alc.csv").write_text("iso3\nBOL\nMEX\n", encoding="utf-8")
+    replaced = compute(data_dir)
+    assert (replaced.loc["IOP.03.01", "valor"], replaced.loc["IOP.03.02", "valor"]) == (25.0, 50.0)
