@@ -18,7 +18,7 @@ _cti_pg_main() {
     local sudo=""
     [ "$(id -u)" = 0 ] || sudo="sudo"
     $sudo apt-get update -qq >&2
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq postgresql >&2
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >&2
   fi
   bindir="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)"
 
