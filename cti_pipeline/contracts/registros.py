@@ -342,7 +342,7 @@ def registro_model(kind: str, anio: int, iso3_codes: frozenset[str] = frozenset(
         def rol_code(cls, series: Series[str]) -> Series[bool]:
             return series.isin(ROLES_PERU)
 
-        @pa.check("pais_socio", name="pais_iso3_invalido")
+        @pa.check("pais_socio", name="pais_socio_invalido")
         def pais_iso3(cls, series: Series[str]) -> Series[bool]:
             return series.isin(iso3_codes)
 

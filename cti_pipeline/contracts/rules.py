@@ -38,6 +38,8 @@ MESSAGES: dict[str, str] = {
     "modulo_invalido": "«{valor}» no es un módulo válido para la sección {seccion}: en la sección C.1 indique el módulo (1 a 4); en las demás secciones deje «modulo» vacío.",
     "parte_mayor_que_total": "«{columna}» ({valor}) es mayor que su total ({total}). Cada parte debe ser menor o igual que el total de la intervención.",
     "evaluacion_sin_prevista": "«evaluacion_con_gobierno» es SI pero «evaluacion_final_prevista» es NO: solo hay evaluación conjunta con el gobierno si se prevé una evaluación final.",
+    # registros administrativos (contract registros_administrativos.md)
+    "pais_socio_invalido": "«{valor}» no es un código de país ISO 3166-1 alfa-3: escriba el país socio con tres letras (por ejemplo BOL, COL, THA).",
 }
 
 

@@ -55,7 +55,7 @@ BAD_ROWS = [
     ("asistencia_tecnica", {"fecha": dt.date(2023, 6, 1)}, "fecha", "fecha_fuera_del_anio"),
     ("asistencia_tecnica", {"entidad": None}, "entidad", "obligatorio"),
     ("proyectos_css", {"rol_peru": "DONANTE"}, "rol_peru", "valor_no_permitido"),
-    ("proyectos_css", {"pais_socio": "TAI"}, "pais_socio", "pais_iso3_invalido"),
+    ("proyectos_css", {"pais_socio": "TAI"}, "pais_socio", "pais_socio_invalido"),
     ("proyectos_css", {"pais_socio": None}, "pais_socio", "obligatorio"),
     ("proyectos_css", {"codigo_proyecto": None}, "codigo_proyecto", "obligatorio"),
     ("proyectos_css", {"sector": LONG}, "sector", "celda_demasiado_larga"),
