@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -103,6 +104,7 @@ def publish_bi_copy(conn: duckdb.DuckDBPyConnection, target: Path, schemas: tupl
     BI tools open `target` read-only; they never hold the live warehouse file.
     """
     target.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_copies(target.parent)
     handle, temporary = tempfile.mkstemp(prefix=".bi-", suffix=".duckdb", dir=target.parent)
     os.close(handle)
     os.unlink(temporary)  # DuckDB must create the file itself
@@ -130,6 +132,20 @@ def publish_bi_copy(conn: duckdb.DuckDBPyConnection, target: Path, schemas: tupl
             if os.path.exists(leftover):
                 os.unlink(leftover)
     return counts
+
+
+def remove_stale_copies(directory: Path, older_than_seconds: float = 3600) -> list[Path]:
+    """Delete temporary BI copies a killed process left behind (a live publication is minutes old at most)."""
+    removed = []
+    now = time.time()
+    for leftover in directory.glob(".bi-*.duckdb*"):
+        try:
+            if now - leftover.stat().st_mtime > older_than_seconds:
+                leftover.unlink()
+                removed.append(leftover)
+        except FileNotFoundError:
+            continue
+    return removed
 
 
 def sql_literal(text: str) -> str:

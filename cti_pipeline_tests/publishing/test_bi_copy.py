@@ -105,3 +105,19 @@ def test_bi_readers_work_while_another_process_writes_the_live_warehouse(tmp_pat
     with duckdb.connect(str(bi), read_only=True) as reader:
         assert reader.execute("SELECT version FROM marts.b").fetchone()[0] == 40
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bi.duckdb", "cti.duckdb"]
+
+
+def test_a_copy_left_by_a_killed_publication_is_cleaned_up_later(tmp_path: Path):
+    import os
+
+    warehouse = tmp_path / "warehouse" / "cti.duckdb"
+    write_marts(warehouse, years=(2024,))
+    stale = warehouse.parent / ".bi-killed.duckdb"
+    stale.write_bytes(b"half a database")
+    two_hours_ago = time.time() - 7200
+    os.utime(stale, (two_hours_ago, two_hours_ago))
+    in_progress = warehouse.parent / ".bi-another-run.duckdb"  # recent: may be another publication's file
+    in_progress.write_bytes(b"being written")
+    with duckdb.connect(str(warehouse)) as conn:
+        publish_bi_copy(conn, warehouse.parent / "bi.duckdb")
+    assert sorted(p.name for p in warehouse.parent.iterdir()) == [".bi-another-run.duckdb", "bi.duckdb", "cti.duckdb"]

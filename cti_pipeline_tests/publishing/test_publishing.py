@@ -214,6 +214,54 @@ def test_a_publisher_killed_mid_transaction_leaves_the_previous_year_intact(tmp_
     assert got == frame_rows(old, columns, KEYS["marts.cti_ejecucion"])
 
 
+def test_readers_see_the_old_or_the_new_year_never_a_mix(tmp_path: Path, pg_engine: sa.Engine):
+    import threading
+
+    warehouse = tmp_path / "cti.duckdb"
+    old = ejecucion_rows(2024, n=30)
+    with duckdb.connect(str(warehouse)) as conn:
+        replace_partitions(conn, [TableWrite("marts.cti_ejecucion", MART_COLUMNS["marts.cti_ejecucion"], old, {"anio": 2024})])
+    with duckdb.connect(str(warehouse), read_only=True) as source:
+        publish_marts(source, pg_engine)
+    new_rows = 300_000
+    with duckdb.connect(str(warehouse)) as conn:
+        conn.execute("DELETE FROM marts.cti_ejecucion")
+        conn.execute(f"""
+            INSERT INTO marts.cti_ejecucion BY NAME
+            SELECT 2024 AS anio, '01' AS departamento, 'AP1' AS area_prioritaria, NULL AS ods, 'BILATERAL' AS tipo_cooperacion,
+                   'ONGD' AS tipo_entidad, 'K' || i AS pais_fuente, 2.5 AS monto_usd, 1 AS intervenciones, 0 AS beneficiarios,
+                   1 AS entidades
+            FROM range({new_rows}) t(i)
+        """)
+    errors: list[BaseException] = []
+
+    def publish() -> None:
+        try:
+            with duckdb.connect(str(warehouse), read_only=True) as source:
+                publish_marts(source, pg_engine)
+        except BaseException as error:  # noqa: BLE001 - reported by the assertion below
+            errors.append(error)
+
+    publisher = threading.Thread(target=publish)
+    seen: list[tuple[int, float]] = []
+    with pg_engine.connect() as reader:
+        publisher.start()
+        while publisher.is_alive():
+            count, total = reader.execute(sa.text(
+                "SELECT count(*), coalesce(sum(monto_usd), 0) FROM marts.cti_ejecucion WHERE anio = 2024"
+            )).one()
+            reader.rollback()
+            seen.append((count, float(total)))
+        publisher.join()
+    assert not errors, errors
+    old_state = (30, pytest.approx(old["monto_usd"].sum()))
+    new_state = (new_rows, pytest.approx(2.5 * new_rows))
+    assert old_state in seen, "the reader never ran during the publication"
+    assert all(state == old_state or state == new_state for state in seen), sorted(set(seen))[:5]
+    with pg_engine.connect() as reader:
+        assert reader.execute(sa.text("SELECT count(*) FROM marts.cti_ejecucion WHERE anio = 2024")).scalar() == new_rows
+
+
 def test_bi_queries_give_the_same_numbers_on_postgres_and_bi_duckdb(tmp_path: Path, pg_engine: sa.Engine):
     warehouse = tmp_path / "warehouse" / "cti.duckdb"
     written = write_marts(warehouse)
