@@ -51,6 +51,7 @@ class RunSummary:
     run_id: str
     materialized: dict[str, dict[str, object]] = field(default_factory=dict)
     failed_checks: list[str] = field(default_factory=list)
+    warned_checks: list[str] = field(default_factory=list)
     failed_steps: list[str] = field(default_factory=list)
 
 
@@ -80,7 +81,11 @@ def run_job(defs, instance, job_name: str, partition_key: str | None, selection:
         elif event.event_type_value == "ASSET_CHECK_EVALUATION":
             evaluation = event.event_specific_data
             if not evaluation.passed:
-                summary.failed_checks.append(f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}")
+                name = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
+                if evaluation.severity == dg.AssetCheckSeverity.WARN:
+                    summary.warned_checks.append(name)
+                else:
+                    summary.failed_checks.append(name)
         elif event.event_type_value == "STEP_FAILURE":
             summary.failed_steps.append(f"{event.step_key}: {root_cause(event.event_specific_data.error)}")
     return summary
@@ -151,6 +156,8 @@ def materialize(years: list[int] | None, selection: str | None) -> int:
         print(f"  {summary.label}: {state}, {len(summary.materialized)} assets materialised (run {summary.run_id})")
         for line in summary_lines(summary):
             print(line)
+        for check in summary.warned_checks:
+            print(f"    warning (check): {check}")
         for check in summary.failed_checks:
             print(f"    failed check: {check}")
         for step in summary.failed_steps:

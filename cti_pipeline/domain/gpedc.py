@@ -88,8 +88,7 @@ class _Sheet:
 def _read(files: list[LandedFile], spec: SourceSpec, rejected: dict[str, list[str]], warnings: list[str]) -> _Sheet:
     batch: FileBatch = read_source_files(files, spec)
     for rejection in batch.rejected:
-        motivo = rejection.motivo.replace("la plantilla de la declaración", "la plantilla del cuestionario AGCED")
-        rejected.setdefault(rejection.archivo, []).append(motivo)
+        rejected.setdefault(rejection.archivo, []).append(rejection.motivo)
     # No cell of a GPEDC file is kept in a raw table (the roster's extra columns hold contact details).
     warnings.extend(w.replace("kept in raw and ignored downstream", "ignored and not stored") for w in batch.warnings)
     rows = batch.rows

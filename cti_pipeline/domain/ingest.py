@@ -157,7 +157,7 @@ def _read_part(file: LandedFile, spec: SourceSpec) -> FileRejection | FilePart:
         return FileRejection(
             file.name,
             f"Faltan columnas obligatorias{where}: {', '.join(missing)}. Columnas encontradas: {found}. "
-            f"Use la plantilla de la declaración o revise que la cabecera esté en la primera fila con datos.",
+            "Use la plantilla (cti-pipeline template) o revise que la cabecera esté en la primera fila con datos.",
         )
     extras = [c for c in table.names if c not in spec.names]
     warnings = [f"{file.name}: {w}" for w in table.warnings]
