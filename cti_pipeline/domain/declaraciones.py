@@ -14,6 +14,7 @@ from cti_pipeline.contracts.declaracion import DATAFRAME_RULE_COLUMNS, DECLARACI
 from cti_pipeline.contracts.reference import DeclarationCatalogs
 from cti_pipeline.domain.ingest import (
     EXTRA_COLUMN,
+    LONG_EXTRA_COLUMN,
     MTIME_COLUMN,
     long_extra_failures,
     model_failures,
@@ -79,12 +80,16 @@ def process_declaraciones(
     prepared["archivo"] = rows["archivo"]
 
     superseded, ambiguous, tied_files = supersession(prepared, rows[MTIME_COLUMN])
-    active = prepared[~superseded]
+    # Superseded rows are not validated. The model runs on every prepared row (no copy of the frame,
+    # which at a million rows costs more memory than anything else) and their failures are dropped:
+    # its checks are row-wise, and the one across rows (clave_duplicada) groups by file and RUC, which
+    # are either superseded or active together (supersession is per RUC and file).
+    model = model_failures(declaracion_model(catalogs, anio), prepared, DATAFRAME_RULE_COLUMNS)
     failures = pd.concat(
         [
-            model_failures(declaracion_model(catalogs, anio), active, DATAFRAME_RULE_COLUMNS),
-            long_extra_failures(rows[~superseded]),
-            pd.DataFrame({"index": active.index[ambiguous[~superseded]], "columna": "ruc_entidad", "regla": "reenvio_ambiguo"}),
+            model[~superseded.to_numpy()[model["index"].to_numpy()]] if superseded.any() else model,
+            long_extra_failures(rows.loc[~superseded, [LONG_EXTRA_COLUMN]]),
+            pd.DataFrame({"index": prepared.index[ambiguous & ~superseded], "columna": "ruc_entidad", "regla": "reenvio_ambiguo"}),
         ],
         ignore_index=True,
     )
@@ -107,7 +112,7 @@ def process_declaraciones(
     staged_index = states.index[states == "staged"]
     result = IngestResult(
         raw=raw_frame(rows, anio, states),
-        staged=staged_frame(prepared.loc[staged_index], rows.loc[staged_index], catalogs),
+        staged=staged_frame(prepared.loc[staged_index], rows.loc[staged_index, ["archivo", ROW_COLUMN]], catalogs),
         quarantined=quarantined,
         rejected_files=rejected_files_frame(DECLARACION.origen, anio, discovery.rejected + batch.rejected, detected_at),
         warnings=discovery.warnings + batch.warnings,
