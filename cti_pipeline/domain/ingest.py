@@ -8,12 +8,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import multiprocessing
 from collections.abc import Callable, Iterable
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
-from itertools import repeat
 
 import numpy as np
 import pandas as pd
@@ -58,17 +54,15 @@ class FilePart:
     warnings: list[str]
 
 
-# Reading is CPU-bound Python/Rust work that holds the GIL, so threads do not help; worker processes
-# do, once there is enough to read to pay for starting them.
-PROCESS_MIN_FILES = 40
-PROCESS_MIN_BYTES = 4 * 1024 * 1024
+# Files are read one after the other in this process. A pool of worker processes was tried: `fork` can
+# deadlock in a Dagster run process (it has other threads), `forkserver`/`spawn` re-import the caller's
+# main module in every worker, and no gain was measured on 2 cores (docs/benchmarks.md).
 
 
-def read_source_files(files: Iterable[LandedFile], spec: SourceSpec, workers: int = 2) -> FileBatch:
-    """Read each file (in worker processes when there are many), reject unreadable ones or ones lacking a
-    required column, and stack the rest into one frame of trimmed text with provenance columns."""
-    files = list(files)
-    outcomes = _read_parts(files, spec, workers)
+def read_source_files(files: Iterable[LandedFile], spec: SourceSpec) -> FileBatch:
+    """Read each file, reject unreadable ones or ones lacking a required column, and stack the rest into
+    one frame of trimmed text with provenance columns."""
+    outcomes = [_read_part(file, spec) for file in files]
     parts: list[FilePart] = []
     batch = FileBatch(rows=pd.DataFrame())
     for outcome in outcomes:
@@ -79,20 +73,6 @@ def read_source_files(files: Iterable[LandedFile], spec: SourceSpec, workers: in
             batch.warnings.extend(outcome.warnings)
     batch.rows = _stack_parts(parts) if parts else empty_rows(spec)
     return batch
-
-
-def _read_parts(files: list[LandedFile], spec: SourceSpec, workers: int) -> list[FileRejection | FilePart]:
-    big = len(files) >= PROCESS_MIN_FILES and sum(f.size for f in files) >= PROCESS_MIN_BYTES
-    if workers > 1 and big:
-        try:
-            # fork: the workers start at once with everything imported (forkserver/spawn re-import pandas and
-            # pandera in each worker, which costs more than reading a few hundred files).
-            with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork")) as pool:
-                chunk = max(1, min(64, len(files) // (workers * 8)))
-                return list(pool.map(_read_part, files, repeat(spec), chunksize=chunk))
-        except (OSError, BrokenProcessPool) as error:  # no processes available here: read in this one
-            log.warning("reading in worker processes failed (%s); reading in-process", error)
-    return [_read_part(file, spec) for file in files]
 
 
 def _stack_parts(parts: list[FilePart]) -> pd.DataFrame:
