@@ -98,9 +98,7 @@ def declaraciones(context: dg.AssetExecutionContext, cti: CtiConfig, warehouse: 
             ],
         )
         result.timings["write"] = round(time.perf_counter() - write_started, 4)
-        unreconciled = quality.unreconciled_files(conn, DECLARACION.origen, "raw.declaraciones", "staging.declaraciones", anio)
-        duplicates = quality.duplicate_keys(conn, "staging.declaraciones", DECLARACION.key, anio)
-        unconverted = quality.unconverted_amounts(conn, anio)
+        unreconciled, duplicates, unconverted = year_quality(conn, anio)
 
     result.timings["checks"] = round(time.perf_counter() - write_started - result.timings["write"], 4)
     context.log.info(f"declaraciones {anio}: seconds per phase {result.timings}")
@@ -179,14 +177,21 @@ def huella_row(anio: int, huella: str, result):
     return fingerprints.huella_frame(DECLARACION.origen, anio, huella, counts)
 
 
+def year_quality(conn, anio: int):
+    """The warehouse-side facts behind the three checks: unreconciled files, repeated keys, unconverted amounts."""
+    return (
+        quality.unreconciled_files(conn, DECLARACION.origen, "raw.declaraciones", "staging.declaraciones", anio),
+        quality.duplicate_keys(conn, "staging.declaraciones", DECLARACION.key, anio),
+        quality.unconverted_amounts(conn, anio),
+    )
+
+
 def _unchanged_results(context: dg.AssetExecutionContext, conn, anio: int, huella: str, catalogs, started: float):
     """Nothing changed since the last successful write: no file is read, the warehouse is left as it is,
     and the materialisations and checks report what the warehouse holds."""
     note = "sin cambios, no se releyó: los archivos, catálogos y código son los de la última escritura"
     fingerprint_seconds = round(time.perf_counter() - started, 4)
-    unreconciled = quality.unreconciled_files(conn, DECLARACION.origen, "raw.declaraciones", "staging.declaraciones", anio)
-    duplicates = quality.duplicate_keys(conn, "staging.declaraciones", DECLARACION.key, anio)
-    unconverted = quality.unconverted_amounts(conn, anio)
+    unreconciled, duplicates, unconverted = year_quality(conn, anio)
     counts = conn.execute(
         "SELECT archivo, count(*) AS leidas, count(*) FILTER (estado_fila = 'staged') AS staged, "
         "count(*) FILTER (estado_fila = 'quarantined') AS quarantined, count(*) FILTER (estado_fila = 'superseded') AS superseded "

@@ -25,6 +25,7 @@ from cti_pipeline.defs.metadata import markdown_table, table_metadata
 from cti_pipeline.defs.resources import CtiConfig, WarehouseResource
 from cti_pipeline.domain import gpedc
 from cti_pipeline.outputs.gpedc_export import GpedcExportData, audit, write_export
+from cti_pipeline.domain import quality
 from cti_pipeline.warehouse import TableWrite, qualified, replace_partitions, table_exists
 
 RAW = dg.AssetKey(["raw", "gpedc"])
@@ -113,10 +114,8 @@ def duplicate_keys(conn: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         table = staging_table(spec.sheet)
         if not table_exists(conn, table):
             continue
-        columns = ", ".join(f'"{k}"' for k in spec.key)
-        duplicates = conn.execute(
-            f"SELECT {columns}, count(*) AS veces FROM {qualified(table)} GROUP BY ALL HAVING count(*) > 1 LIMIT 20"
-        ).df()
+        # as stored: the GPEDC key rule compares the canonical values the sheets' models staged
+        duplicates = quality.duplicate_keys(conn, table, spec.key, normalise=False)
         if not duplicates.empty:
             found.append(duplicates.assign(hoja=spec.sheet))
     return pd.concat(found, ignore_index=True) if found else pd.DataFrame()

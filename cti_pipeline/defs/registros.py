@@ -13,10 +13,10 @@ from cti_pipeline.domain.registros import (
     ORIGEN_DESCONOCIDO,
     RAW_VALUE_COLUMNS,
     clear_personal_ids,
-    duplicate_keys,
     process_registros,
     unreconciled_files,
 )
+from cti_pipeline.domain.quality import duplicate_keys
 from cti_pipeline.warehouse import TableWrite, replace_partitions
 
 RAW = dg.AssetKey(["raw", "registros"])
@@ -99,7 +99,7 @@ def registros(context: dg.AssetExecutionContext, cti: CtiConfig, warehouse: Ware
     with warehouse.get_connection() as conn:
         replace_partitions(conn, writes)
         unreconciled = unreconciled_files(conn, anio)
-        duplicates = {kind: duplicate_keys(conn, kind, anio) for kind in KEYED_KINDS}
+        duplicates = {kind: duplicate_keys(conn, f"staging.{kind}", REGISTROS[kind].key, anio) for kind in KEYED_KINDS}
         clear_ids = clear_personal_ids(conn, anio)
 
     counts = result.file_counts()

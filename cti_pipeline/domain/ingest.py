@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -26,7 +25,6 @@ MTIME_COLUMN = "_mtime_ns"
 EXTRA_COLUMN = "columnas_extra"
 LONG_EXTRA_COLUMN = "_celda_larga_extra"
 
-log = logging.getLogger(__name__)
 
 QUARANTINE_COLUMNS = ["origen", "anio", "archivo", "hoja", "fila", "columna", "regla", "valor", "mensaje"]
 REJECTED_FILE_COLUMNS = ["origen", "anio", "archivo", "motivo", "detectado_en"]

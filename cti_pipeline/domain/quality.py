@@ -5,7 +5,7 @@ from __future__ import annotations
 import duckdb
 import pandas as pd
 
-from cti_pipeline.warehouse import qualified, table_exists
+from cti_pipeline.warehouse import qualified, quote, table_exists
 
 
 def unreconciled_files(conn: duckdb.DuckDBPyConnection, origen: str, raw_table: str, staging_table: str, anio: int) -> pd.DataFrame:
@@ -39,14 +39,27 @@ def unreconciled_files(conn: duckdb.DuckDBPyConnection, origen: str, raw_table: 
     ).df()
 
 
-def duplicate_keys(conn: duckdb.DuckDBPyConnection, table: str, key: tuple[str, ...], anio: int) -> pd.DataFrame:
-    columns = ", ".join(f'"{k}"' for k in key)
-    if not table_exists(conn, table):
+def normalised_sql(column: str) -> str:
+    """SQL for a key column compared as normalised text (trim, collapse spaces, case and accents)."""
+    text = f"CAST({quote(column)} AS VARCHAR)"
+    return f"lower(strip_accents(regexp_replace(trim(coalesce({text}, '')), '\\s+', ' ', 'g')))"
+
+
+def duplicate_keys(
+    conn: duckdb.DuckDBPyConnection, table: str, key: tuple[str, ...], anio: int | None = None, *, normalise: bool = True
+) -> pd.DataFrame:
+    """Keys that appear more than once in `table` (of year `anio` when given), at most 20, most repeated first.
+
+    Keys compare as normalised text, as the contracts' key rules do; `normalise=False` compares them as stored.
+    """
+    if not key or not table_exists(conn, table):
         return pd.DataFrame()
+    expressions = ", ".join(f"{normalised_sql(k) if normalise else quote(k)} AS {quote(k)}" for k in key)
+    where, params = ("WHERE anio = ?", [anio]) if anio is not None else ("", [])
     return conn.execute(
-        f"SELECT {columns}, count(*) AS veces FROM {qualified(table)} WHERE anio = ? "
-        f"GROUP BY {columns} HAVING count(*) > 1 ORDER BY veces DESC LIMIT 20",
-        [anio],
+        f"SELECT *, count(*) AS veces FROM (SELECT {expressions} FROM {qualified(table)} {where}) "
+        "GROUP BY ALL HAVING count(*) > 1 ORDER BY veces DESC LIMIT 20",
+        params,
     ).df()
 
 

@@ -307,25 +307,6 @@ def unreconciled_files(conn: duckdb.DuckDBPyConnection, anio: int) -> pd.DataFra
     ).df()
 
 
-def normalised_sql(column: str) -> str:
-    text = f'CAST("{column}" AS VARCHAR)'
-    return f"lower(strip_accents(regexp_replace(trim(coalesce({text}, '')), '\\s+', ' ', 'g')))"
-
-
-def duplicate_keys(conn: duckdb.DuckDBPyConnection, kind: str, anio: int) -> pd.DataFrame:
-    """Keys of `kind` that appear more than once in staging (compared as normalised text)."""
-    key = REGISTROS[kind].key
-    table = f"staging.{kind}"
-    if not key or not table_exists(conn, table):
-        return pd.DataFrame()
-    expressions = ", ".join(f"{normalised_sql(k)} AS {k}" for k in key)
-    return conn.execute(
-        f"SELECT {', '.join(key)}, count(*) AS veces FROM (SELECT {expressions} FROM {qualified(table)} WHERE anio = ?) "
-        f"GROUP BY ALL HAVING count(*) > 1 ORDER BY veces DESC LIMIT 20",
-        [anio],
-    ).df()
-
-
 def clear_personal_ids(conn: duckdb.DuckDBPyConnection, anio: int) -> int:
     """Rows of staging.capacitaciones whose participante_id is not a SHA-256 pseudonym (e.g. a DNI)."""
     if not table_exists(conn, "staging.capacitaciones"):
