@@ -4,6 +4,11 @@ Pure functions, no Dagster. `read_feedback_inputs` queries the warehouse; `group
 every quarantined row (and every rejected file) to exactly one entity workbook; `write_feedback`
 writes the workbooks of one year into a temporary folder and swaps it for the old one, plus a
 summary workbook for APCI (`resumen_apci.xlsx`). Text cells are never formulas.
+
+The rows are grouped once (a stable sort by workbook key, then one slice per workbook) and the
+workbooks are written with openpyxl's write-only mode: at several hundred small workbooks a year,
+per-entity pandas selections and openpyxl's in-memory cell model were most of the time. openpyxl is
+imported inside the writers, so importing this module (and the Dagster definitions) does not load it.
 """
 
 from __future__ import annotations
@@ -14,13 +19,13 @@ import re
 import shutil
 import uuid
 import zipfile
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
-from openpyxl import Workbook
-from openpyxl.styles import Font
-from openpyxl.utils import get_column_letter
 
 from cti_pipeline.outputs import set_cell
 
@@ -29,18 +34,20 @@ FILE_COLUMNS = ["archivo", "motivo"]
 SUMMARY_FILE = "resumen_apci.xlsx"
 ORIGEN = "declaraciones"
 
+# Every query orders its rows completely: the same warehouse content gives the same frames (and fingerprint).
 ROWS_SQL = """
 SELECT q.archivo, q.hoja, q.fila, q.columna, q.regla, q.valor, q.mensaje, r.ruc_entidad, r.nombre_entidad
 FROM quarantine.filas_rechazadas q
 LEFT JOIN raw.declaraciones r ON r.anio = q.anio AND r.archivo = q.archivo AND r.fila = q.fila
 WHERE q.anio = ? AND q.origen = ?
-ORDER BY q.archivo, q.fila, q.columna, q.regla
+ORDER BY q.archivo, q.fila, q.columna, q.regla, q.hoja, q.valor, q.mensaje, r.ruc_entidad, r.nombre_entidad
 """
-FILES_SQL = "SELECT archivo, motivo FROM quarantine.archivos_rechazados WHERE anio = ? AND origen = ? ORDER BY archivo"
+FILES_SQL = "SELECT archivo, motivo FROM quarantine.archivos_rechazados WHERE anio = ? AND origen = ? ORDER BY archivo, motivo"
 FILE_RUCS_SQL = """
 SELECT DISTINCT archivo, trim(ruc_entidad) AS ruc_entidad FROM raw.declaraciones
 WHERE anio = ? AND archivo IN (SELECT archivo FROM quarantine.archivos_rechazados WHERE anio = ? AND origen = ?)
   AND nullif(trim(ruc_entidad), '') IS NOT NULL
+ORDER BY archivo, ruc_entidad
 """
 
 
@@ -53,6 +60,12 @@ class EntityFeedback:
     nombre_entidad: str | None
     rows: pd.DataFrame  # ROW_COLUMNS
     files: pd.DataFrame  # FILE_COLUMNS
+    distinct_rows: int | None = None  # distinct (archivo, fila) in `rows`; group_feedback counts them all at once
+
+    def observed_rows(self) -> int:
+        if self.distinct_rows is None:
+            self.distinct_rows = int(self.rows[["archivo", "fila"]].drop_duplicates().shape[0])
+        return self.distinct_rows
 
 
 def read_feedback_inputs(conn, anio: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
@@ -74,7 +87,7 @@ def read_feedback_inputs(conn, anio: int) -> tuple[pd.DataFrame, pd.DataFrame, p
         else:
             rows = conn.execute(
                 "SELECT archivo, hoja, fila, columna, regla, valor, mensaje, NULL AS ruc_entidad, NULL AS nombre_entidad "
-                "FROM quarantine.filas_rechazadas WHERE anio = ? AND origen = ? ORDER BY archivo, fila, columna, regla",
+                "FROM quarantine.filas_rechazadas WHERE anio = ? AND origen = ? ORDER BY archivo, fila, columna, regla, hoja, valor, mensaje",
                 [anio, ORIGEN],
             ).df()
     else:
@@ -119,45 +132,92 @@ def workbook_name_for_file(archivo: str) -> str:
     return f"sin_ruc_{safe_stem(Path(archivo).stem if archivo else 'archivo')}.xlsx"
 
 
-def group_feedback(rows: pd.DataFrame, files: pd.DataFrame, file_rucs: pd.DataFrame) -> list[EntityFeedback]:
-    """Every quarantined row goes to the workbook of the RUC text of its raw row (or of its file when
-    that text is blank); every rejected file to the workbook(s) of the RUC(s) its file shows in raw, else
-    to a workbook named after the file."""
-    rows = rows.copy()
-    rucs = [clean_text(v) for v in rows["ruc_entidad"]] if "ruc_entidad" in rows else [None] * len(rows)
-    rows["_key"] = pd.Series(
-        [f"ruc:{ruc}" if ruc else f"archivo:{archivo}" for ruc, archivo in zip(rucs, rows["archivo"], strict=True)],
-        index=rows.index, dtype="object",
-    )
+def row_keys(rows: pd.DataFrame) -> list[str]:
+    """The workbook key of every quarantined row: ruc:<its RUC text>, or archivo:<its file> when that text is blank."""
+    rucs = map(clean_text, rows["ruc_entidad"]) if "ruc_entidad" in rows else [None] * len(rows)
+    return [f"ruc:{ruc}" if ruc else f"archivo:{archivo}" for ruc, archivo in zip(rucs, rows["archivo"], strict=True)]
 
-    file_targets: list[tuple[str, str, str]] = []  # (key, archivo, motivo)
-    rucs_by_file: dict[str, set[str]] = {}
-    for archivo, ruc in zip(file_rucs["archivo"], file_rucs["ruc_entidad"], strict=True):
-        if clean_text(ruc):
-            rucs_by_file.setdefault(archivo, set()).add(clean_text(ruc))
+
+def split_rows(rows: pd.DataFrame, keys: list[str]) -> dict[str, tuple[pd.DataFrame, int]]:
+    """key → (its rows in their original order, ROW_COLUMNS only; its distinct (archivo, fila) count).
+
+    One stable sort by key, then one slice per key: no boolean selection per entity. The columns are
+    Python objects (ints stay ints), so each slice turns into cell values without per-column conversions.
+    """
+    frame = rows[ROW_COLUMNS].reset_index(drop=True).astype(object)
+    if frame.empty:
+        return {}
+    key_array = np.asarray(keys, dtype=object)
+    order = np.argsort(key_array, kind="stable")
+    ordered, sorted_keys = frame.take(order).reset_index(drop=True), key_array[order]
+    starts = [0, *(np.flatnonzero(sorted_keys[1:] != sorted_keys[:-1]) + 1).tolist()]
+    stops = [*starts[1:], len(sorted_keys)]
+    distinct = pd.DataFrame({"_key": key_array, "archivo": frame["archivo"], "fila": frame["fila"]}).drop_duplicates()
+    distinct_by_key = distinct.groupby("_key").size().to_dict()
+    return {
+        sorted_keys[start]: (ordered.iloc[start:stop].reset_index(drop=True), int(distinct_by_key[sorted_keys[start]]))
+        for start, stop in zip(starts, stops, strict=True)
+    }
+
+
+def most_common_names(keys: list[str], names: Iterable[str | None]) -> dict[str, str]:
+    """key → the entity name most of its rows carry (ties: the first in sort order); blank names do not count."""
+    counts: dict[str, Counter] = defaultdict(Counter)
+    for key, name in zip(keys, names, strict=True):
+        if name:
+            counts[key][name] += 1
+    return {key: min(counter, key=lambda name: (-counter[name], name)) for key, counter in counts.items()}
+
+
+def file_targets(files: pd.DataFrame, file_rucs: pd.DataFrame) -> dict[str, list[tuple[str, str]]]:
+    """key → [(archivo, motivo)]: a rejected file goes to the RUC(s) raw shows for it, else to a key of its own."""
+    rucs_by_file: dict[str, set[str]] = defaultdict(set)
+    for archivo, ruc in zip(file_rucs["archivo"], map(clean_text, file_rucs["ruc_entidad"]), strict=True):
+        if ruc:
+            rucs_by_file[archivo].add(ruc)
+    targets: dict[str, list[tuple[str, str]]] = defaultdict(list)
     for archivo, motivo in zip(files["archivo"], files["motivo"], strict=True):
         for ruc in sorted(rucs_by_file.get(archivo, ())) or [None]:
-            file_targets.append((f"ruc:{ruc}" if ruc else f"archivo:{archivo}", archivo, motivo))
+            targets[f"ruc:{ruc}" if ruc else f"archivo:{archivo}"].append((archivo, motivo))
+    return targets
 
-    keys = sorted(set(rows["_key"]) | {key for key, _, _ in file_targets})
+
+def workbook_names(keys: Iterable[str]) -> dict[str, str]:
+    """key → file name, unique case-insensitively and never the summary's name (in key order)."""
     used: set[str] = set()
-    entities: list[EntityFeedback] = []
-    for key in keys:
+    names: dict[str, str] = {}
+    for key in sorted(keys):
         kind, text = key.split(":", 1)
         name = workbook_name_for_ruc(text) if kind == "ruc" else workbook_name_for_file(text)
         if name.lower() in used or name.lower() == SUMMARY_FILE:
             name = f"{name[:-5]}_{short_hash(key)}.xlsx"
         used.add(name.lower())
-        mine = rows[rows["_key"] == key]
-        names = pd.Series([n for n in map(clean_text, mine["nombre_entidad"]) if n] if "nombre_entidad" in mine else [], dtype="object")
-        entity_files = pd.DataFrame([(a, m) for k, a, m in file_targets if k == key], columns=FILE_COLUMNS)
+        names[key] = name
+    return names
+
+
+def group_feedback(rows: pd.DataFrame, files: pd.DataFrame, file_rucs: pd.DataFrame) -> list[EntityFeedback]:
+    """Every quarantined row goes to the workbook of the RUC text of its raw row (or of its file when
+    that text is blank); every rejected file to the workbook(s) of the RUC(s) its file shows in raw, else
+    to a workbook named after the file."""
+    keys = row_keys(rows)
+    parts = split_rows(rows, keys)
+    entity_names = most_common_names(keys, map(clean_text, rows["nombre_entidad"]) if "nombre_entidad" in rows else [None] * len(rows))
+    targets = file_targets(files, file_rucs)
+    no_rows = pd.DataFrame(columns=ROW_COLUMNS, dtype=object)  # shared by the entities without rows; never modified
+    no_files = pd.DataFrame(columns=FILE_COLUMNS, dtype=object)  # likewise, for the entities without rejected files
+    entities: list[EntityFeedback] = []
+    for key, name in workbook_names(set(parts) | set(targets)).items():
+        kind, text = key.split(":", 1)
+        mine, distinct = parts.get(key, (no_rows, 0))
         entities.append(
             EntityFeedback(
                 workbook=name,
                 ruc_entidad=text if kind == "ruc" else None,
-                nombre_entidad=names.mode().iloc[0] if not names.empty else None,
-                rows=mine[ROW_COLUMNS].reset_index(drop=True),
-                files=entity_files,
+                nombre_entidad=entity_names.get(key),
+                rows=mine,
+                files=pd.DataFrame(targets[key], columns=FILE_COLUMNS) if key in targets else no_files,
+                distinct_rows=distinct,
             )
         )
     return entities
@@ -172,7 +232,7 @@ def summary_frames(entities: list[EntityFeedback]) -> dict[str, pd.DataFrame]:
                 # A RUC starting with 10 is a natural person: their name is personal data.
                 "nombre_entidad": "" if (e.ruc_entidad or "").startswith("10") else (e.nombre_entidad or ""),
                 "libro": e.workbook,
-                "filas_en_cuarentena": int(e.rows[["archivo", "fila"]].drop_duplicates().shape[0]),
+                "filas_en_cuarentena": e.observed_rows(),
                 "reglas_incumplidas": len(e.rows),
                 "archivos_rechazados": len(e.files),
             }
@@ -180,80 +240,118 @@ def summary_frames(entities: list[EntityFeedback]) -> dict[str, pd.DataFrame]:
         ],
         columns=["ruc_entidad", "nombre_entidad", "libro", "filas_en_cuarentena", "reglas_incumplidas", "archivos_rechazados"],
     )
-    all_rows = pd.concat(
-        [e.rows.assign(libro=e.workbook) for e in entities if not e.rows.empty]
-        or [pd.DataFrame(columns=[*ROW_COLUMNS, "libro"])],
-        ignore_index=True,
-    )
-    if all_rows.empty:
-        per_rule = pd.DataFrame(columns=["regla", "reglas_incumplidas", "filas", "entidades"])
-    else:
-        all_rows["_fila"] = all_rows["archivo"].astype("str") + "#" + all_rows["fila"].astype("str")
-        per_rule = (
-            all_rows.groupby("regla")
-            .agg(reglas_incumplidas=("regla", "size"), filas=("_fila", "nunique"), entidades=("libro", "nunique"))
-            .reset_index()
-            .sort_values(["reglas_incumplidas", "regla"], ascending=[False, True])
-        )
     rejected = pd.DataFrame(
-        [(a, m, e.ruc_entidad or "", e.workbook) for e in entities for a, m in e.files.itertuples(index=False)],
+        [(a, m, e.ruc_entidad or "", e.workbook) for e in entities if len(e.files) for a, m in zip(e.files["archivo"], e.files["motivo"], strict=True)],
         columns=["archivo", "motivo", "ruc_entidad", "libro"],
     )
-    return {"por_entidad": per_entity, "por_regla": per_rule, "archivos_rechazados": rejected}
+    return {"por_entidad": per_entity, "por_regla": per_rule_frame(entities), "archivos_rechazados": rejected}
+
+
+def per_rule_frame(entities: list[EntityFeedback]) -> pd.DataFrame:
+    """Per rule: broken rules, distinct rows and distinct workbooks, most broken first."""
+    with_rows = [e for e in entities if len(e.rows)]
+    if not with_rows:
+        return pd.DataFrame(columns=["regla", "reglas_incumplidas", "filas", "entidades"])
+    all_rows = pd.concat([e.rows for e in with_rows], ignore_index=True)
+    all_rows["libro"] = np.repeat(np.array([e.workbook for e in with_rows], dtype=object), [len(e.rows) for e in with_rows])
+    all_rows["_fila"] = all_rows["archivo"].astype("str") + "#" + all_rows["fila"].astype("str")
+    return (
+        all_rows.groupby("regla")
+        .agg(reglas_incumplidas=("regla", "size"), filas=("_fila", "nunique"), entidades=("libro", "nunique"))
+        .reset_index()
+        .sort_values(["reglas_incumplidas", "regla"], ascending=[False, True])
+    )
 
 
 # --- writing --------------------------------------------------------------------------------------
 
 
-def write_sheet(workbook: Workbook, title: str, frame: pd.DataFrame, widths: dict[str, int] | None = None) -> None:
+def cell_value(value: object) -> object:
+    """A plain Python value for a cell: None for any missing value, numpy scalars unwrapped."""
+    if value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and value != value):
+        return None
+    if hasattr(value, "item") and not isinstance(value, str):  # numpy scalar → Python
+        return value.item()
+    return value
+
+
+def text_cell(sheet, text: str, font=None):
+    """A write-only cell that stays text even when it looks like a formula ("=…")."""
+    from openpyxl.cell import WriteOnlyCell
+
+    cell = WriteOnlyCell(sheet)
+    set_cell(cell, text)
+    if font is not None:
+        cell.font = font
+    return cell
+
+
+def sheet_row(sheet, values: Sequence[object]) -> list[object]:
+    """Values as appended to a write-only sheet: plain values, or a text cell for text openpyxl would take for a formula."""
+    row = []
+    for value in map(cell_value, values):
+        row.append(text_cell(sheet, value) if isinstance(value, str) and value.startswith("=") else value)
+    return row
+
+
+def frame_records(frame: pd.DataFrame, columns: Sequence[str]) -> list[list[object]]:
+    columns = list(columns)
+    if frame.empty:
+        return []
+    return (frame if list(frame.columns) == columns else frame[columns]).to_numpy(dtype=object).tolist()
+
+
+def write_sheet(workbook, title: str, columns: Sequence[str], records: Iterable[Sequence[object]], widths: dict[str, int] | None = None) -> None:
+    """One sheet of a write-only workbook: a bold header row (frozen), fixed column widths, then the records."""
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
     sheet = workbook.create_sheet(title)
-    for position, name in enumerate(frame.columns, start=1):
-        cell = sheet.cell(row=1, column=position)
-        set_cell(cell, str(name))
-        cell.font = Font(bold=True)
+    for position, name in enumerate(columns, start=1):  # widths and panes go before the first row is streamed
         sheet.column_dimensions[get_column_letter(position)].width = (widths or {}).get(str(name), 18)
-    for r, values in enumerate(frame.itertuples(index=False), start=2):
-        for c, value in enumerate(values, start=1):
-            if hasattr(value, "item"):  # numpy scalar → Python
-                value = value.item()
-            set_cell(sheet.cell(row=r, column=c), value)
     sheet.freeze_panes = "A2"
+    bold = Font(bold=True)
+    sheet.append([text_cell(sheet, str(name), bold) for name in columns])
+    for values in records:
+        sheet.append(sheet_row(sheet, values))
 
 
 ROW_WIDTHS = {"archivo": 30, "hoja": 16, "fila": 7, "columna": 24, "regla": 24, "valor": 28, "mensaje": 90, "motivo": 90}
+SUMMARY_WIDTHS = {"libro": 30, "nombre_entidad": 40, "motivo": 90, "archivo": 30, "regla": 26}
+WHAT_TO_DO = (
+    "Corrija las filas de la hoja «filas_observadas» (la fila es la que ve en Excel) y los archivos de la hoja "
+    "«archivos_rechazados», y vuelva a enviar el archivo completo de su declaración: el archivo más reciente "
+    "reemplaza a los anteriores."
+)
 
 
-def entity_workbook(entity: EntityFeedback, anio: int) -> Workbook:
-    workbook = Workbook()
-    workbook.remove(workbook.active)
-    intro = pd.DataFrame(
-        [
-            ("RUC", entity.ruc_entidad or "(sin RUC legible)"),
-            ("Entidad", entity.nombre_entidad or ""),
-            ("Año declarado", anio),
-            ("Filas observadas", int(entity.rows[["archivo", "fila"]].drop_duplicates().shape[0])),
-            ("Reglas incumplidas", len(entity.rows)),
-            ("Archivos rechazados", len(entity.files)),
-            (
-                "Qué hacer",
-                "Corrija las filas de la hoja «filas_observadas» (la fila es la que ve en Excel) y los archivos de la hoja "
-                "«archivos_rechazados», y vuelva a enviar el archivo completo de su declaración: el archivo más reciente "
-                "reemplaza a los anteriores.",
-            ),
-        ],
-        columns=["campo", "detalle"],
-    )
-    write_sheet(workbook, "resumen", intro, {"campo": 22, "detalle": 100})
-    write_sheet(workbook, "filas_observadas", entity.rows[ROW_COLUMNS], ROW_WIDTHS)
-    write_sheet(workbook, "archivos_rechazados", entity.files[FILE_COLUMNS], ROW_WIDTHS)
+def entity_workbook(entity: EntityFeedback, anio: int):
+    """The entity's workbook (openpyxl, write-only): resumen, filas_observadas, archivos_rechazados."""
+    from openpyxl import Workbook
+
+    workbook = Workbook(write_only=True)
+    intro = [
+        ("RUC", entity.ruc_entidad or "(sin RUC legible)"),
+        ("Entidad", entity.nombre_entidad or ""),
+        ("Año declarado", anio),
+        ("Filas observadas", entity.observed_rows()),
+        ("Reglas incumplidas", len(entity.rows)),
+        ("Archivos rechazados", len(entity.files)),
+        ("Qué hacer", WHAT_TO_DO),
+    ]
+    write_sheet(workbook, "resumen", ["campo", "detalle"], intro, {"campo": 22, "detalle": 100})
+    write_sheet(workbook, "filas_observadas", ROW_COLUMNS, frame_records(entity.rows, ROW_COLUMNS), ROW_WIDTHS)
+    write_sheet(workbook, "archivos_rechazados", FILE_COLUMNS, frame_records(entity.files, FILE_COLUMNS), ROW_WIDTHS)
     return workbook
 
 
-def summary_workbook(entities: list[EntityFeedback]) -> Workbook:
-    workbook = Workbook()
-    workbook.remove(workbook.active)
-    for title, frame in summary_frames(entities).items():
-        write_sheet(workbook, title, frame, {"libro": 30, "nombre_entidad": 40, "motivo": 90, "archivo": 30, "regla": 26})
+def summary_workbook(summary: dict[str, pd.DataFrame]):
+    """resumen_apci.xlsx (openpyxl, write-only): one sheet per summary frame."""
+    from openpyxl import Workbook
+
+    workbook = Workbook(write_only=True)
+    for title, frame in summary.items():
+        write_sheet(workbook, title, [str(c) for c in frame.columns], frame_records(frame, frame.columns), SUMMARY_WIDTHS)
     return workbook
 
 
@@ -267,11 +365,20 @@ def assert_no_formulas(path: Path) -> None:
                     raise ValueError(f"{path.name}: {name} contains a formula cell")
 
 
+def feedback_files(folder: Path, entities: list[EntityFeedback]) -> list[Path]:
+    """Every file `write_feedback` puts in the year's folder: the entities' workbooks, then the summary."""
+    return [Path(folder) / e.workbook for e in entities] + [Path(folder) / SUMMARY_FILE]
+
+
 @dataclass(frozen=True)
 class FeedbackResult:
     folder: Path
     entities: list[EntityFeedback]
     summary: dict[str, pd.DataFrame]
+
+    @property
+    def files(self) -> list[Path]:
+        return feedback_files(self.folder, self.entities)
 
 
 def write_feedback(entities: list[EntityFeedback], anio: int, observaciones_dir: Path) -> FeedbackResult:
@@ -292,7 +399,7 @@ def write_feedback(entities: list[EntityFeedback], anio: int, observaciones_dir:
             entity_workbook(entity, anio).save(path)
             assert_no_formulas(path)
         summary = summary_frames(entities)
-        summary_workbook(entities).save(staging / SUMMARY_FILE)
+        summary_workbook(summary).save(staging / SUMMARY_FILE)
         assert_no_formulas(staging / SUMMARY_FILE)
         old = observaciones_dir / f".{anio}.old-{token}"
         if target.exists():

@@ -183,3 +183,36 @@ def test_rejected_file_maps_to_the_ruc_raw_shows_for_it(tmp_path: Path):
     result = write_feedback(entities, 2025, tmp_path)
     motivo = read_sheet(result.folder / "sin_ruc_y.xlsx", "archivos_rechazados")["motivo"].tolist()
     assert motivo == ["=cmd|' /C calc'!A0"]
+
+
+def test_grouping_keeps_row_order_counts_distinct_rows_and_picks_the_most_common_name(tmp_path: Path):
+    rows = pd.DataFrame(
+        [
+            ("a.xlsx", "h", 2, "moneda", "moneda_valida", "YEN", "m1", RUC_A, "Beta"),
+            ("b.csv", None, 9, "ods", "ods_fuera_de_rango", "30", "m2", RUC_B, "Otra"),
+            ("a.xlsx", "h", 2, "ods", "ods_fuera_de_rango", "31", "m3", f" {RUC_A} ", "Alfa"),
+            ("a.xlsx", "h", 5, "moneda", "moneda_valida", "=1+2", "m4", RUC_A, None),
+            ("c.csv", None, 3, "ruc_entidad", "ruc_valido", "", "m5", "", "Sin RUC"),
+        ],
+        columns=["archivo", "hoja", "fila", "columna", "regla", "valor", "mensaje", "ruc_entidad", "nombre_entidad"],
+    ).astype({"fila": "int32"})
+    files = pd.DataFrame({"archivo": ["x.xlsx"], "motivo": ["dañado"]})
+    file_rucs = pd.DataFrame({"archivo": ["x.xlsx", "x.xlsx"], "ruc_entidad": [RUC_B, RUC_A]})
+    entities = {e.workbook: e for e in group_feedback(rows, files, file_rucs)}
+
+    assert sorted(entities) == sorted([f"{RUC_A}.xlsx", f"{RUC_B}.xlsx", "sin_ruc_c.xlsx"])
+    a = entities[f"{RUC_A}.xlsx"]
+    assert a.rows["mensaje"].tolist() == ["m1", "m3", "m4"]  # original order
+    assert a.observed_rows() == 2 and a.nombre_entidad == "Alfa"  # Alfa and Beta once each: the first in order
+    assert a.files.values.tolist() == [["x.xlsx", "dañado"]] == entities[f"{RUC_B}.xlsx"].files.values.tolist()
+    assert entities["sin_ruc_c.xlsx"].ruc_entidad is None and entities["sin_ruc_c.xlsx"].nombre_entidad == "Sin RUC"
+
+    result = write_feedback(list(entities.values()), 2024, tmp_path)
+    written = read_sheet(result.folder / f"{RUC_A}.xlsx", "filas_observadas")
+    assert written["valor"].tolist() == ["YEN", "31", "=1+2"] and written["fila"].tolist() == [2, 2, 5]
+    intro = dict(read_sheet(result.folder / f"{RUC_A}.xlsx", "resumen").values.tolist())
+    assert intro["Filas observadas"] == 2 and intro["Reglas incumplidas"] == 3 and intro["Año declarado"] == 2024
+    per_rule = read_sheet(result.folder / "resumen_apci.xlsx", "por_regla").set_index("regla")
+    assert per_rule.loc["ods_fuera_de_rango"].tolist() == [2, 2, 2] and per_rule.loc["moneda_valida"].tolist() == [2, 2, 1]
+    sheet = load_workbook(result.folder / f"{RUC_A}.xlsx")["filas_observadas"]
+    assert sheet.freeze_panes == "A2" and sheet["A1"].font.b and sheet.column_dimensions["G"].width == 90
