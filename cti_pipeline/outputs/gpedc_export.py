@@ -15,8 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-from openpyxl import Workbook, load_workbook
-from openpyxl.styles import Font
 
 from cti_pipeline.outputs import set_cell, write_bytes_atomic
 
@@ -104,6 +102,9 @@ def _cell_value(value: object) -> object:
 
 
 def render(data: GpedcExportData) -> bytes:
+    from openpyxl import Workbook  # imported here: loading the Dagster definitions need not load openpyxl
+    from openpyxl.styles import Font
+
     workbook = Workbook()
     workbook.remove(workbook.active)
     bold = Font(bold=True)
@@ -136,6 +137,8 @@ class ExportAudit:
 
 def audit(source: Path | io.BytesIO) -> ExportAudit:
     """Re-open a workbook with openpyxl and list formula cells (`data_type == 'f'`) and e-mails in text."""
+    from openpyxl import load_workbook
+
     workbook = load_workbook(source)
     found = ExportAudit([], [])
     for sheet in workbook.worksheets:

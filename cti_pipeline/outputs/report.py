@@ -3,9 +3,12 @@
 Pure functions, no Dagster: `build_report` turns the rows of `marts.pncti_indicadores` of one
 year (plus quarantine counts) into a `Report`; `render_docx`, `render_html` and
 `render_markdown` turn a `Report` into the three twins; `objective_charts` draws one PNG per
-priority objective (value against logro esperado). The structure follows the report CEPLAN
-receives: a header table (política, ministerio rector, problema público, dispositivo legal,
-resumen), I. objetivos prioritarios, II. servicios, III. alternativas, and an annex.
+priority objective (value against logro esperado), each laid out once, and `write_report` draws only
+one small chart more, for the UI thumbnail. matplotlib and python-docx are imported inside the
+functions that use them, so importing this module (and the Dagster definitions) does not load them.
+The structure follows the report CEPLAN receives: a header table (política, ministerio rector,
+problema público, dispositivo legal, resumen), I. objetivos prioritarios, II. servicios,
+III. alternativas, and an annex.
 """
 
 from __future__ import annotations
@@ -319,36 +322,51 @@ def summary_paragraph(report: Report) -> str:
 
 
 def objective_charts(report: Report, dpi: int = 110) -> dict[str, bytes]:
-    """One PNG per objective: for each objective-level indicator, its valor beside its logro esperado."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    """One PNG per objective that has objective-level indicators."""
+    return {o.codigo: objective_chart(o, report.anio, dpi) for o in report.objectives if o.indicators}
+
+
+def objective_chart(objective: Objective, anio: int, dpi: int = 110) -> bytes:
+    """For each objective-level indicator, its valor beside its logro esperado (PNG)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # imported here, not at module load (~0.3 s)
     from matplotlib.figure import Figure
 
-    charts: dict[str, bytes] = {}
-    for objective in report.objectives:
-        indicators = objective.indicators
-        if not indicators:
-            continue
-        figure = Figure(figsize=(2.6 * len(indicators) + 0.6, 3.0), dpi=dpi, layout="constrained")
-        FigureCanvasAgg(figure)
-        axes = figure.subplots(1, len(indicators), squeeze=False)[0]
-        for ax, line in zip(axes, indicators, strict=True):
-            values = [line.valor or 0.0, line.valor_esperado or 0.0]
-            bars = ax.bar(["Valor", "Logro\nesperado"], values, color=["#1f5fa6", "#b8b8b8"])
-            labels = [format_number(line.valor, line.unidad), format_number(line.valor_esperado, line.unidad)]
-            top = max([v for v in values if v] or [1.0])
-            for bar, label in zip(bars, labels, strict=True):
-                ax.text(bar.get_x() + bar.get_width() / 2, bar.get_height() + top * 0.02, label, ha="center", va="bottom", fontsize=8)
-            ax.set_ylim(0, top * 1.25)
-            ax.set_title(line.codigo, fontsize=9)
-            ax.tick_params(labelsize=8)
-            ax.set_ylabel(line.unidad, fontsize=8)
-            for side in ("top", "right"):
-                ax.spines[side].set_visible(False)
-        figure.suptitle(f"{objective.codigo}: valor obtenido y logro esperado ({report.anio})", fontsize=10)
-        buffer = io.BytesIO()
-        figure.savefig(buffer, format="png")
-        charts[objective.codigo] = buffer.getvalue()
-    return charts
+    indicators = objective.indicators
+    figure = Figure(figsize=(2.6 * len(indicators) + 0.6, 3.0), dpi=dpi, layout="constrained")
+    FigureCanvasAgg(figure)
+    axes = figure.subplots(1, len(indicators), squeeze=False)[0]
+    for ax, line in zip(axes, indicators, strict=True):
+        values = [line.valor or 0.0, line.valor_esperado or 0.0]
+        bars = ax.bar(["Valor", "Logro\nesperado"], values, color=["#1f5fa6", "#b8b8b8"])
+        labels = [format_number(line.valor, line.unidad), format_number(line.valor_esperado, line.unidad)]
+        top = max([v for v in values if v] or [1.0])
+        for bar, label in zip(bars, labels, strict=True):
+            ax.text(bar.get_x() + bar.get_width() / 2, bar.get_height() + top * 0.02, label, ha="center", va="bottom", fontsize=8)
+        ax.set_ylim(0, top * 1.25)
+        ax.set_title(line.codigo, fontsize=9)
+        ax.tick_params(labelsize=8)
+        ax.set_ylabel(line.unidad, fontsize=8)
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+    figure.suptitle(f"{objective.codigo}: valor obtenido y logro esperado ({anio})", fontsize=10)
+    return png_laid_out_once(figure)
+
+
+def png_laid_out_once(figure) -> bytes:
+    """The figure as PNG, its constrained layout computed once.
+
+    With a layout engine set, savefig draws twice (once to lay out, once to render) and runs the layout
+    on both draws; here the layout runs once and is then fixed (engine removed), so savefig draws once.
+    The PNG is the same, byte for byte.
+    """
+    import matplotlib
+
+    figure.get_layout_engine().execute(figure)
+    with matplotlib.rc_context({"figure.autolayout": False, "figure.constrained_layout.use": False}):
+        figure.set_layout_engine(None)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()
 
 
 def data_uri(png: bytes) -> str:
@@ -585,19 +603,31 @@ class WrittenReport:
     html: Path
     charts: dict[str, bytes]
     markdown: str
+    thumbnail: bytes | None = None  # the small chart in `markdown`
+
+
+def report_paths(exports_dir: Path, anio: int) -> tuple[Path, Path]:
+    """(docx, html) of the year's report."""
+    stem = f"reporte_cumplimiento_pncti_{anio}"
+    return Path(exports_dir) / f"{stem}.docx", Path(exports_dir) / f"{stem}.html"
+
+
+def thumbnail_chart(report: Report) -> bytes | None:
+    """The UI thumbnail (small PNG): the first objective with a value to show, else the first with a chart."""
+    charted = [o for o in report.objectives if o.indicators]
+    with_values = [o for o in charted if any(l.valor is not None for l in o.indicators)]
+    chosen = (with_values or charted or [None])[0]
+    return objective_chart(chosen, report.anio, dpi=45) if chosen else None
 
 
 def write_report(report: Report, exports_dir: Path) -> WrittenReport:
     """Write reporte_cumplimiento_pncti_<anio>.docx and .html atomically (temp file + os.replace)."""
     charts = objective_charts(report)
-    stem = f"reporte_cumplimiento_pncti_{report.anio}"
-    docx_path = write_bytes_atomic(Path(exports_dir) / f"{stem}.docx", render_docx(report, charts))
-    html_path = write_bytes_atomic(Path(exports_dir) / f"{stem}.html", render_html(report, charts).encode("utf-8"))
-    # The UI thumbnail: the first objective with a value to show, else the first chart.
-    small = objective_charts(report, dpi=45)
-    with_values = [o.codigo for o in report.objectives if o.codigo in small and any(l.valor is not None for l in o.indicators)]
-    thumbnail = small[with_values[0]] if with_values else next(iter(small.values()), None)
-    return WrittenReport(docx=docx_path, html=html_path, charts=charts, markdown=render_markdown(report, thumbnail))
+    docx_path, html_path = report_paths(exports_dir, report.anio)
+    write_bytes_atomic(docx_path, render_docx(report, charts))
+    write_bytes_atomic(html_path, render_html(report, charts).encode("utf-8"))
+    thumbnail = thumbnail_chart(report)
+    return WrittenReport(docx=docx_path, html=html_path, charts=charts, markdown=render_markdown(report, thumbnail), thumbnail=thumbnail)
 
 
 # --- SQL the asset runs (kept here so tests can run it on their own DuckDB) -------------------------
@@ -616,6 +646,7 @@ WITH filas AS (
 SELECT coalesce(f.origen, a.origen) AS origen, coalesce(f.filas, 0) AS filas, coalesce(f.reglas, 0) AS reglas,
        coalesce(a.archivos, 0) AS archivos
 FROM filas f FULL OUTER JOIN archivos a ON f.origen = a.origen
+ORDER BY origen
 """
 
 
