@@ -1,6 +1,13 @@
-"""Outputs people use: the PNCTI compliance report draft and the feedback workbooks for entities."""
+"""Outputs people use: the PNCTI compliance report draft and the feedback workbooks for entities.
 
+A re-run whose warehouse inputs, year and writer code equal those of the last successful write, with
+the files still there untouched, keeps the files (cti_pipeline.outputs.fingerprint): it reports the
+same metadata with sin_cambios=True and evaluates its check on what it read, without rewriting.
+"""
+
+import base64
 import re
+from pathlib import Path
 
 import dagster as dg
 
@@ -8,12 +15,31 @@ from cti_pipeline.contracts.reference import load_catalog
 from cti_pipeline.defs.metadata import markdown_table
 from cti_pipeline.defs.partitions import partition_year, yearly_partitions
 from cti_pipeline.defs.resources import CtiConfig, WarehouseResource
-from cti_pipeline.outputs.feedback import SUMMARY_FILE, group_feedback, read_feedback_inputs, write_feedback
-from cti_pipeline.outputs.report import build_report, read_report_inputs, write_report
+from cti_pipeline.outputs.feedback import (
+    SUMMARY_FILE,
+    feedback_files,
+    group_feedback,
+    read_feedback_inputs,
+    summary_frames,
+    write_feedback,
+)
+from cti_pipeline.outputs.fingerprint import (
+    forget_record,
+    inputs_fingerprint,
+    record_path,
+    unchanged_outputs,
+    write_record,
+    writer_version,
+)
+from cti_pipeline.outputs.report import Report, build_report, read_report_inputs, render_markdown, report_paths, write_report
 
 MART = dg.AssetKey(["marts", "pncti_indicadores"])
 RAW_DECLARACIONES = dg.AssetKey(["raw", "declaraciones"])
 QUARANTINE_DECLARACIONES = dg.AssetKey(["quarantine", "declaraciones"])
+# The code and libraries that turn the inputs into files: a change in any of them rewrites the files.
+REPORT_WRITER = (("cti_pipeline.outputs", "cti_pipeline.outputs.report"), ("matplotlib", "python-docx"))
+FEEDBACK_WRITER = (("cti_pipeline.outputs", "cti_pipeline.outputs.feedback"), ("openpyxl",))
+UNCHANGED_NOTE = "sin cambios, no se reescribió: las entradas del almacén, el año y el código son los de la última escritura"
 
 
 @dg.asset(
@@ -44,10 +70,23 @@ def cumplimiento_pncti(context: dg.AssetExecutionContext, cti: CtiConfig, wareho
     report = build_report(indicadores, anio, quarantine, catalog)
     for warning in report.warnings:
         context.log.warning(f"compliance report {anio}: {warning}")
-    written = write_report(report, cti.exports_dir)
-    lines = report.indicators
+    huella = inputs_fingerprint(
+        {"indicadores": indicadores, "cuarentena": quarantine, "catalogo": catalog}, writer_version(*REPORT_WRITER), anio=anio
+    )
+    record = record_path(cti.exports_dir, f"cumplimiento_pncti_{anio}")
+    kept = kept_report(record, huella, report, cti.exports_dir)
+    if kept is not None:
+        context.log.info(f"compliance report {anio}: {UNCHANGED_NOTE} (huella {huella})")
+        charts, markdown = kept
+    else:
+        forget_record(record)
+        written = write_report(report, cti.exports_dir)
+        write_record(record, huella, [written.docx, written.html], {"graficos": len(written.charts), "miniatura": png_text(written.thumbnail)})
+        charts, markdown = len(written.charts), written.markdown
+    docx, html = report_paths(cti.exports_dir, anio)
     in_mart = set(indicadores["indicador"]) if not indicadores.empty else set()
     missing = sorted(set(catalog["codigo"]) - in_mart) if not catalog.empty else []
+    lines = report.indicators
     return dg.MaterializeResult(
         check_results=[
             dg.AssetCheckResult(
@@ -58,16 +97,34 @@ def cumplimiento_pncti(context: dg.AssetExecutionContext, cti: CtiConfig, wareho
             )
         ],
         metadata={
-            "docx": dg.MetadataValue.path(str(written.docx)),
-            "html": dg.MetadataValue.path(str(written.html)),
+            "docx": dg.MetadataValue.path(str(docx)),
+            "html": dg.MetadataValue.path(str(html)),
             "indicadores": dg.MetadataValue.int(len(lines)),
             "indicadores_disponibles": dg.MetadataValue.int(sum(l.valor is not None for l in lines)),
             "indicadores_nd": dg.MetadataValue.int(sum(l.valor is None for l in lines)),
             "no_coinciden_con_publicado": dg.MetadataValue.int(len(report.reconciliation)),
-            "graficos": dg.MetadataValue.int(len(written.charts)),
-            "reporte": dg.MetadataValue.md(written.markdown),
+            "graficos": dg.MetadataValue.int(charts),
+            "reporte": dg.MetadataValue.md(markdown),
+            **unchanged_metadata(kept is not None, huella),
         }
     )
+
+
+def kept_report(record: Path, huella: str, report: Report, exports_dir: Path) -> tuple[int, str] | None:
+    """(charts, Markdown twin) when the year's .docx and .html may be kept as they are, else None."""
+    extra = unchanged_outputs(record, huella, list(report_paths(exports_dir, report.anio)))
+    if extra is None or not isinstance(extra.get("graficos"), int) or "miniatura" not in extra:
+        return None
+    thumbnail = base64.b64decode(extra["miniatura"]) if extra["miniatura"] else None
+    return extra["graficos"], render_markdown(report, thumbnail)
+
+
+def png_text(png: bytes | None) -> str:
+    return base64.b64encode(png).decode("ascii") if png else ""
+
+
+def unchanged_metadata(unchanged: bool, huella: str) -> dict:
+    return {"sin_cambios": unchanged, "huella": huella, **({"nota": UNCHANGED_NOTE} if unchanged else {})}
 
 
 @dg.asset(
@@ -94,8 +151,21 @@ def observaciones_entidades(context: dg.AssetExecutionContext, cti: CtiConfig, w
     with warehouse.get_connection() as conn:
         rows, files, file_rucs = read_feedback_inputs(conn, anio)
     entities = group_feedback(rows, files, file_rucs)
-    result = write_feedback(entities, anio, cti.exports_dir / "observaciones")
-    per_entity = result.summary["por_entidad"].assign(libro=lambda f: f["libro"].map(mask_natural_person))
+    folder = cti.exports_dir / "observaciones" / str(anio)
+    huella = inputs_fingerprint(
+        {"filas": rows, "archivos": files, "rucs_de_archivos": file_rucs}, writer_version(*FEEDBACK_WRITER), anio=anio
+    )
+    record = record_path(cti.exports_dir, f"observaciones_entidades_{anio}")
+    unchanged = unchanged_outputs(record, huella, feedback_files(folder, entities), owned_folder=folder) is not None
+    if unchanged:
+        context.log.info(f"feedback workbooks {anio}: {UNCHANGED_NOTE} (huella {huella})")
+        summary = summary_frames(entities)
+    else:
+        forget_record(record)
+        result = write_feedback(entities, anio, cti.exports_dir / "observaciones")
+        write_record(record, huella, result.files)
+        summary = result.summary
+    per_entity = summary["por_entidad"].assign(libro=lambda f: f["libro"].map(mask_natural_person))
     assigned_rows = sum(len(e.rows) for e in entities)
     assigned_files = {archivo for e in entities for archivo in e.files["archivo"]}
     return dg.MaterializeResult(
@@ -111,8 +181,8 @@ def observaciones_entidades(context: dg.AssetExecutionContext, cti: CtiConfig, w
             )
         ],
         metadata={
-            "carpeta": dg.MetadataValue.path(str(result.folder)),
-            "resumen_apci": dg.MetadataValue.path(str(result.folder / SUMMARY_FILE)),
+            "carpeta": dg.MetadataValue.path(str(folder)),
+            "resumen_apci": dg.MetadataValue.path(str(folder / SUMMARY_FILE)),
             "dagster/row_count": dg.MetadataValue.int(len(rows)),
             "libros_entidades": dg.MetadataValue.int(len(entities)),
             "reglas_incumplidas": dg.MetadataValue.int(len(rows)),
@@ -121,7 +191,8 @@ def observaciones_entidades(context: dg.AssetExecutionContext, cti: CtiConfig, w
             "por_entidad": dg.MetadataValue.md(
                 markdown_table(per_entity[["libro", "filas_en_cuarentena", "reglas_incumplidas", "archivos_rechazados"]], max_rows=30)
             ),
-            "por_regla": dg.MetadataValue.md(markdown_table(result.summary["por_regla"], max_rows=30)),
+            "por_regla": dg.MetadataValue.md(markdown_table(summary["por_regla"], max_rows=30)),
+            **unchanged_metadata(unchanged, huella),
         }
     )
 

@@ -98,3 +98,53 @@ def test_end_to_end_2023_fixture_reproduces_the_published_report_and_flags_iop_0
     assert "IOP.03.01" in header["Resumen del reporte de cumplimiento"]
     assert len(document.inline_shapes) == 4  # one chart per objective
     assert (data_dir / "exports" / "observaciones" / "2023" / "resumen_apci.xlsx").is_file()
+
+
+def write_mart(settings, valor: float = 75) -> None:
+    """marts.pncti_indicadores with one indicator of 2024 (replaced on each call)."""
+    settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
+    with duckdb.connect(str(settings.warehouse)) as conn:
+        conn.execute("CREATE SCHEMA IF NOT EXISTS marts")
+        conn.execute(
+            "CREATE OR REPLACE TABLE marts.pncti_indicadores (indicador VARCHAR, anio INTEGER, nombre VARCHAR, nivel VARCHAR, "
+            "objetivo_prioritario VARCHAR, unidad VARCHAR, valor DOUBLE, valor_esperado DOUBLE, avance_pct DOUBLE, "
+            "estado VARCHAR, valor_reportado DOUBLE, coincide_reportado BOOLEAN)"
+        )
+        conn.execute("INSERT INTO marts.pncti_indicadores VALUES ('IOP.04.01', 2024, 'Iniciativas lideradas', 'OBJETIVO', "
+                     "'OP.04', '%', ?, 80, ?, 'DISPONIBLE', 70, false)", [valor, valor / 80 * 100])
+
+
+def report_run(resources) -> tuple[dict, dict[str, bool]]:
+    result = dg.materialize([cumplimiento_pncti], resources=resources, partition_key="2024")
+    assert result.success
+    return metadata_of(result, REPORT), {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+
+
+def states(*paths: Path) -> list[tuple[int, int]]:
+    """(inode, mtime_ns) per file: an atomic rewrite replaces the file, so both change."""
+    return [(p.stat().st_ino, p.stat().st_mtime_ns) for p in paths]
+
+
+def test_report_rerun_with_unchanged_inputs_keeps_the_files_and_reports_sin_cambios(data_dir: Path, settings, resources):
+    write_mart(settings)
+    first, first_checks = report_run(resources)
+    docx, html = Path(first["docx"].value), Path(first["html"].value)
+    before = states(docx, html)
+    assert first["sin_cambios"].value is False
+
+    again, checks = report_run(resources)
+    assert states(docx, html) == before
+    assert again["sin_cambios"].value is True and set(again) == set(first) | {"nota"}
+    for key in ("docx", "html", "indicadores", "indicadores_disponibles", "indicadores_nd", "no_coinciden_con_publicado", "graficos", "reporte", "huella"):
+        assert again[key].value == first[key].value, key  # the Markdown twin keeps its thumbnail too
+    assert checks == first_checks == {"indicadores_del_catalogo_presentes": False}  # evaluated again, still honest
+
+    write_mart(settings, valor=60)  # a changed mart row
+    changed, _ = report_run(resources)
+    assert changed["sin_cambios"].value is False and states(docx, html) != before
+    assert "| IOP.04.01 | Iniciativas lideradas | 60 % | 70 % |" in changed["reporte"].value
+
+    html.unlink()  # a deleted output
+    after_delete, _ = report_run(resources)
+    assert after_delete["sin_cambios"].value is False and html.is_file()
+    assert report_run(resources)[0]["sin_cambios"].value is True

@@ -7,9 +7,11 @@ from collections import defaultdict
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 import pandas as pd
 from openpyxl import load_workbook
 
+from cti_pipeline.defs import reportes
 from cti_pipeline.defs.declaraciones import declaraciones
 from cti_pipeline.defs.reportes import observaciones_entidades
 from cti_pipeline.outputs.feedback import group_feedback, write_feedback
@@ -183,6 +185,81 @@ def test_rejected_file_maps_to_the_ruc_raw_shows_for_it(tmp_path: Path):
     result = write_feedback(entities, 2025, tmp_path)
     motivo = read_sheet(result.folder / "sin_ruc_y.xlsx", "archivos_rechazados")["motivo"].tolist()
     assert motivo == ["=cmd|' /C calc'!A0"]
+
+
+# --- re-runs: an unchanged year keeps its workbooks ------------------------------------------------
+
+FEEDBACK = dg.AssetKey(["reportes", "observaciones_entidades"])
+
+
+def file_states(folder: Path) -> dict[str, tuple[int, int]]:
+    """name → (inode, mtime_ns): a rewrite builds new files in a fresh folder, so both change."""
+    return {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in sorted(folder.iterdir())}
+
+
+def feedback_only(resources) -> tuple[dict, dict[str, bool]]:
+    """Materialise the feedback asset alone (the declarations stay as the warehouse holds them)."""
+    result = dg.materialize([observaciones_entidades], resources=resources, partition_key="2024")
+    assert result.success
+    metadata = next(e.materialization.metadata for e in result.get_asset_materialization_events() if e.asset_key == FEEDBACK)
+    return metadata, {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+
+
+def test_unchanged_rerun_keeps_the_workbooks_and_reports_sin_cambios(data_dir: Path, resources):
+    write_inputs(data_dir)
+    first = next(
+        e.materialization.metadata for e in materialize(resources).get_asset_materialization_events() if e.asset_key == FEEDBACK
+    )
+    folder = data_dir / "exports" / "observaciones" / "2024"
+    before = file_states(folder)
+    assert first["sin_cambios"].value is False
+
+    metadata, checks = feedback_only(resources)
+    assert file_states(folder) == before  # nothing rewritten
+    assert metadata["sin_cambios"].value is True and metadata["huella"].value == first["huella"].value
+    assert set(metadata) == set(first) | {"nota"}
+    for key in ("libros_entidades", "reglas_incumplidas", "archivos_rechazados", "dagster/row_count", "por_entidad", "por_regla", "carpeta"):
+        assert metadata[key].value == first[key].value, key
+    assert checks == {"todas_las_observaciones_asignadas": True}  # the check still runs on what was read
+    assert not any(p.name.startswith(".") for p in folder.iterdir())  # the record is not among the deliverables
+
+
+def test_a_changed_quarantine_row_rewrites_the_workbooks(data_dir: Path, resources, settings):
+    write_inputs(data_dir)
+    materialize(resources)
+    folder = data_dir / "exports" / "observaciones" / "2024"
+    before = file_states(folder)
+    with duckdb.connect(str(settings.warehouse)) as conn:
+        conn.execute(
+            "UPDATE quarantine.filas_rechazadas SET mensaje = 'Mensaje corregido' "
+            "WHERE anio = 2024 AND origen = 'declaraciones' AND archivo = 'entidad_a.xlsx' AND fila = 3"
+        )
+
+    metadata, checks = feedback_only(resources)
+    assert metadata["sin_cambios"].value is False
+    after = file_states(folder)
+    assert set(after) == set(before) and all(after[name] != before[name] for name in before)
+    rows = read_sheet(folder / f"{RUC_A}.xlsx", "filas_observadas")
+    assert rows.loc[rows["fila"] == 3, "mensaje"].tolist() == ["Mensaje corregido"]
+    assert checks == {"todas_las_observaciones_asignadas": True}
+    assert feedback_only(resources)[0]["sin_cambios"].value is True  # and the next run keeps them again
+
+
+def test_a_deleted_workbook_or_another_writer_version_rewrites(data_dir: Path, resources, monkeypatch):
+    write_inputs(data_dir)
+    materialize(resources)
+    folder = data_dir / "exports" / "observaciones" / "2024"
+    (folder / f"{RUC_B}.xlsx").unlink()
+
+    metadata, _ = feedback_only(resources)
+    assert metadata["sin_cambios"].value is False
+    assert sorted(read_sheet(folder / f"{RUC_B}.xlsx", "filas_observadas")["valor"]) == sorted(FORMULA_TEXTS)
+
+    before = file_states(folder)
+    modules, libraries = reportes.FEEDBACK_WRITER
+    monkeypatch.setattr(reportes, "FEEDBACK_WRITER", (modules, (*libraries, "pandas")))  # as if the writer changed
+    metadata, _ = feedback_only(resources)
+    assert metadata["sin_cambios"].value is False and file_states(folder) != before
 
 
 def test_grouping_keeps_row_order_counts_distinct_rows_and_picks_the_most_common_name(tmp_path: Path):
