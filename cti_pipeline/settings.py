@@ -18,6 +18,11 @@ MAX_FILE_BYTES = 50 * 1024 * 1024
 MAX_UNPACKED_BYTES = 200 * 1024 * 1024
 MAX_CELL_CHARS = 32_767
 
+# DuckDB keeps what a run inserts in its buffer pool until memory runs short (by default 80 % of the
+# machine). Capping it lets DuckDB evict written blocks, so a million-row year stays well under 1.5 GB
+# (docs/benchmarks.md); it spills to disk beyond the cap. Override with CTI_DUCKDB_MEMORY_LIMIT.
+DEFAULT_DUCKDB_MEMORY_LIMIT = "256MB"
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -25,6 +30,7 @@ class Settings:
     warehouse: Path
     pii_salt: str
     publish_url: str | None
+    duckdb_memory_limit: str = DEFAULT_DUCKDB_MEMORY_LIMIT
 
     @property
     def landing_dir(self) -> Path:
@@ -57,4 +63,5 @@ class Settings:
             warehouse=warehouse,
             pii_salt=salt,
             publish_url=env.get("CTI_PUBLISH_URL") or None,
+            duckdb_memory_limit=env.get("CTI_DUCKDB_MEMORY_LIMIT") or DEFAULT_DUCKDB_MEMORY_LIMIT,
         )

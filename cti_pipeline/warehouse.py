@@ -62,27 +62,36 @@ def conform(frame: pd.DataFrame, columns: Columns) -> pd.DataFrame:
 
 
 def replace_partitions(conn: duckdb.DuckDBPyConnection, writes: list[TableWrite]) -> dict[str, int]:
-    """Delete then insert every write in ONE transaction: a failure leaves the previous rows intact."""
+    """Delete then insert every write in ONE transaction: a failure leaves the previous rows intact.
+
+    Consumes `writes`: each write leaves the list (and its view is dropped) right after its INSERT,
+    so a caller that handed over its only reference to a large frame lets it be freed while the
+    next table is written (a million raw rows are about 500 MB).
+    """
     for write in writes:
         ensure_table(conn, write.table, write.columns)
-    views = [f"_incoming_{position}" for position in range(len(writes))]
-    for view, write in zip(views, writes, strict=True):  # registered outside the transaction
-        conn.register(view, conform(write.frame, write.columns))
     inserted: dict[str, int] = {}
+    view = "_incoming"
+    registered = False
+    conn.execute("BEGIN TRANSACTION")
     try:
-        conn.execute("BEGIN TRANSACTION")
-        try:
-            for view, write in zip(views, writes, strict=True):
-                condition = " AND ".join(f"{quote(k)} = ?" for k in write.where) or "TRUE"
-                conn.execute(f"DELETE FROM {qualified(write.table)} WHERE {condition}", list(write.where.values()))
-                conn.execute(f"INSERT INTO {qualified(write.table)} BY NAME SELECT * FROM {view}")
-                inserted[write.table] = inserted.get(write.table, 0) + len(write.frame)
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+        while writes:
+            write = writes.pop(0)
+            condition = " AND ".join(f"{quote(k)} = ?" for k in write.where) or "TRUE"
+            conn.execute(f"DELETE FROM {qualified(write.table)} WHERE {condition}", list(write.where.values()))
+            conn.register(view, conform(write.frame, write.columns))
+            registered = True
+            conn.execute(f"INSERT INTO {qualified(write.table)} BY NAME SELECT * FROM {view}")
+            conn.unregister(view)
+            registered = False
+            inserted[write.table] = inserted.get(write.table, 0) + len(write.frame)
+            del write
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
     finally:
-        for view in views:
+        if registered:  # after the rollback: an aborted transaction refuses catalog changes
             conn.unregister(view)
     return inserted
 

@@ -62,3 +62,13 @@ def test_materialize_without_year_runs_every_landing_year(data_dir: Path, capsys
     assert main(["materialize", "--select", "group:declaraciones"]) == 0
     out = capsys.readouterr().out
     assert "pncti_anual_job[2022]: OK" in out and "pncti_anual_job[2023]: OK" in out
+
+
+def test_the_warehouse_connection_caps_duckdb_memory_and_the_environment_overrides_it(tmp_path: Path):
+    from cti_pipeline.defs.resources import warehouse_resource
+    from cti_pipeline.settings import Settings
+
+    for environ, expected in (({}, "244.1 MiB"), ({"CTI_DUCKDB_MEMORY_LIMIT": "1GB"}, "953.6 MiB")):
+        settings = Settings.from_env({"CTI_DATA_DIR": str(tmp_path), **environ})
+        with warehouse_resource(settings).get_connection() as conn:
+            assert conn.execute("SELECT current_setting('memory_limit')").fetchone()[0] == expected

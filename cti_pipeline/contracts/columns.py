@@ -130,6 +130,8 @@ def per_unique(function: Callable[[pd.Series], pd.Series], series: pd.Series) ->
         return function(series)
     distinct = pd.Series([*uniques, None], dtype=series.dtype)  # the last one stands for a missing value
     result = function(distinct)
+    if result.dtype == series.dtype and result.equals(distinct):
+        return series  # already canonical (clean codes, names): share the column instead of copying it
     spread = result.take(np.where(codes < 0, len(uniques), codes))
     spread.index = series.index
     return spread.rename(series.name)
@@ -169,11 +171,20 @@ def number_between(series: pd.Series, low: float, high: float) -> pd.Series:
     return number.isna() | ((number >= low) & (number <= high))
 
 
-def typed_frame(spec: SourceSpec, prepared: pd.DataFrame) -> pd.DataFrame:
-    """Warehouse types for rows that passed validation."""
-    typed = pd.DataFrame(index=prepared.index)
+def typed_frame(
+    spec: SourceSpec, prepared: pd.DataFrame, rows: pd.Index | None = None, release_prepared: bool = False
+) -> pd.DataFrame:
+    """Warehouse types for rows that passed validation (`rows`: their labels, default all).
+
+    Selecting column by column keeps one copy of the selected rows, not two (the selection and
+    its typed version). With `release_prepared`, each column of `prepared` is dropped from it once
+    converted, so that at a million rows the prepared and typed frames are not both held in full.
+    """
+    typed = pd.DataFrame(index=prepared.index if rows is None else rows)
     for column in spec.columns:
-        series = prepared[column.name]
+        series = prepared[column.name] if rows is None else prepared[column.name].loc[rows]
+        if release_prepared:
+            del prepared[column.name]
         match column.kind:
             case "integer":
                 typed[column.name] = pd.to_numeric(series, errors="coerce").astype("Int64")

@@ -32,7 +32,8 @@ def normalize_header(name: object) -> str:
 def blank_to_na(series: pd.Series) -> pd.Series:
     """Trim text and turn empty cells into missing values."""
     trimmed = series.astype("str").str.strip()
-    return trimmed.mask(trimmed == "")
+    blank = trimmed == ""
+    return trimmed.mask(blank) if blank.any() else trimmed
 
 
 def normalize_code(series: pd.Series) -> pd.Series:

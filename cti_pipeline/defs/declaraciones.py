@@ -83,6 +83,9 @@ def declaraciones(context: dg.AssetExecutionContext, cti: CtiConfig, warehouse: 
     for rejected in result.rejected_files.itertuples():
         context.log.warning(f"declaraciones {anio}: file {rejected.archivo} rejected: {rejected.motivo}")
 
+    counts = result.file_counts()
+    raw_rows = len(result.raw)
+    huella_frame = huella_row(anio, huella, result)
     write_started = time.perf_counter()
     where = {"anio": anio}
     quarantine_where = {"anio": anio, "origen": DECLARACION.origen}
@@ -90,11 +93,11 @@ def declaraciones(context: dg.AssetExecutionContext, cti: CtiConfig, warehouse: 
         replace_partitions(
             conn,
             [
-                TableWrite("raw.declaraciones", RAW_COLUMNS, result.raw, where),
+                TableWrite("raw.declaraciones", RAW_COLUMNS, result.hand_over_raw(), where),
                 TableWrite("staging.declaraciones", STAGING_COLUMNS, result.staged, where),
                 TableWrite("quarantine.filas_rechazadas", FILAS_RECHAZADAS, result.quarantined, quarantine_where),
                 TableWrite("quarantine.archivos_rechazados", ARCHIVOS_RECHAZADOS, result.rejected_files, quarantine_where),
-                TableWrite(fingerprints.TABLE, fingerprints.HUELLAS, huella_row(anio, huella, result), quarantine_where),
+                TableWrite(fingerprints.TABLE, fingerprints.HUELLAS, huella_frame, quarantine_where),
             ],
         )
         result.timings["write"] = round(time.perf_counter() - write_started, 4)
@@ -102,13 +105,12 @@ def declaraciones(context: dg.AssetExecutionContext, cti: CtiConfig, warehouse: 
 
     result.timings["checks"] = round(time.perf_counter() - write_started - result.timings["write"], 4)
     context.log.info(f"declaraciones {anio}: seconds per phase {result.timings}")
-    counts = result.file_counts()
     yield dg.MaterializeResult(
         asset_key=RAW,
         metadata=table_metadata(
             "raw.declaraciones",
             RAW_COLUMNS,
-            len(result.raw),
+            raw_rows,
             archivos_leidos=len(counts),
             tiempos_s=dg.MetadataValue.json(result.timings),
             sin_cambios=False,

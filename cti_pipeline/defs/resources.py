@@ -59,8 +59,12 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
             pii_salt=dg.EnvVar("CTI_PII_SALT") if not settings.pii_salt_is_default else DEVELOPMENT_PII_SALT,
             publish_url=dg.EnvVar("CTI_PUBLISH_URL") if settings.publish_url else None,
         ),
-        "warehouse": WarehouseResource(database=str(settings.warehouse)),
+        "warehouse": warehouse_resource(settings),
     }
+
+
+def warehouse_resource(settings: Settings) -> WarehouseResource:
+    return WarehouseResource(database=str(settings.warehouse), connection_config={"memory_limit": settings.duckdb_memory_limit})
 
 
 @dg.definitions

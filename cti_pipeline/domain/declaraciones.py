@@ -25,6 +25,7 @@ from cti_pipeline.domain.ingest import (
 )
 from cti_pipeline.landing.discovery import discover_files
 from cti_pipeline.landing.readers import ROW_COLUMN
+from cti_pipeline.memory import release_freed_memory
 
 
 @dataclass
@@ -37,6 +38,12 @@ class IngestResult:
     rejected_files: pd.DataFrame
     warnings: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)  # seconds per phase (discover, read, ...)
+
+    def hand_over_raw(self) -> pd.DataFrame:
+        """The raw rows, for the caller to write; the result keeps an empty frame with the same columns
+        (at a million rows, holding raw while staging is written costs about 500 MB)."""
+        raw, self.raw = self.raw, self.raw.iloc[:0]
+        return raw
 
     def file_counts(self) -> pd.DataFrame:
         """Per file: rows read, staged, quarantined, superseded (the "nothing lost" identity)."""
@@ -75,6 +82,7 @@ def process_declaraciones(
     lap("discover")
     batch = read_source_files(discovery.files, DECLARACION)
     rows = batch.rows
+    release_freed_memory()
     lap("read")
     prepared = prepare_frame(DECLARACION, rows)
     prepared["archivo"] = rows["archivo"]
@@ -112,11 +120,13 @@ def process_declaraciones(
     staged_index = states.index[states == "staged"]
     result = IngestResult(
         raw=raw_frame(rows, anio, states),
-        staged=staged_frame(prepared.loc[staged_index], rows.loc[staged_index, ["archivo", ROW_COLUMN]], catalogs),
+        staged=staged_frame(prepared, staged_index, rows.loc[staged_index, ["archivo", ROW_COLUMN]], catalogs),
         quarantined=quarantined,
         rejected_files=rejected_files_frame(DECLARACION.origen, anio, discovery.rejected + batch.rejected, detected_at),
         warnings=discovery.warnings + batch.warnings,
     )
+    del prepared, rows, batch
+    release_freed_memory()  # before the caller's warehouse write needs memory of its own
     lap("stage")
     result.timings = lap.seconds
     return result
@@ -137,26 +147,28 @@ class Laps:
 
 def raw_frame(rows: pd.DataFrame, anio: int, states: pd.Series) -> pd.DataFrame:
     """Every row read, as text, with the partition year and the row's own `anio` kept apart."""
-    raw = pd.DataFrame(
-        {
-            "archivo": rows["archivo"],
-            "hoja": rows["hoja"],
-            "fila": rows[ROW_COLUMN].astype("int64"),
-            "anio": pd.Series(anio, index=rows.index, dtype="int64"),
-            "anio_fila": rows["anio"] if "anio" in rows else pd.NA,
-        }
-    )
+    columns: dict[str, object] = {
+        "archivo": rows["archivo"],
+        "hoja": rows["hoja"],
+        "fila": rows[ROW_COLUMN].astype("int64"),
+        "anio": pd.Series(anio, index=rows.index, dtype="int64"),
+        "anio_fila": rows["anio"] if "anio" in rows else pd.Series(pd.NA, index=rows.index, dtype="str"),
+    }
     for name in DECLARACION.names:
         if name != "anio":
-            raw[name] = rows[name] if name in rows else pd.Series(pd.NA, index=rows.index, dtype="str")
-    raw["estado_fila"] = states
-    raw[EXTRA_COLUMN] = rows[EXTRA_COLUMN]
-    return raw.reset_index(drop=True)
+            columns[name] = rows[name] if name in rows else pd.Series(pd.NA, index=rows.index, dtype="str")
+    columns["estado_fila"] = states
+    columns[EXTRA_COLUMN] = rows[EXTRA_COLUMN]
+    # copy=False: the text columns are shared with `rows` (copy-on-write), not duplicated.
+    return pd.DataFrame(columns, copy=False).reset_index(drop=True)
 
 
-def staged_frame(prepared: pd.DataFrame, rows: pd.DataFrame, catalogs: DeclarationCatalogs) -> pd.DataFrame:
-    """Typed valid rows with `monto_usd`, `es_prioritaria` and the names of codes."""
-    staged = typed_frame(DECLARACION, prepared)
+def staged_frame(prepared: pd.DataFrame, staged_index: pd.Index, rows: pd.DataFrame, catalogs: DeclarationCatalogs) -> pd.DataFrame:
+    """Typed valid rows (`staged_index` of `prepared`) with `monto_usd`, `es_prioritaria` and the names of codes.
+
+    Consumes `prepared`: its columns are dropped as they are converted (memory at a million rows).
+    """
+    staged = typed_frame(DECLARACION, prepared, staged_index, release_prepared=True)
     rate = staged["anio"].map(catalogs.pen_por_usd).astype("float64")
     is_usd = staged["moneda"] == "USD"
     staged["monto_usd"] = staged["monto_ejecutado"].where(is_usd, staged["monto_ejecutado"] / rate)

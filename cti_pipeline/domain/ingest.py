@@ -19,11 +19,13 @@ from cti_pipeline.contracts.columns import DECIMAL_COMMA_COLUMN, SourceSpec
 from cti_pipeline.contracts.rules import message
 from cti_pipeline.landing.discovery import FileRejection, LandedFile
 from cti_pipeline.landing.readers import ROW_COLUMN, RawTable, UnreadableFile, read_raw, text_series, trimmed_text
+from cti_pipeline.memory import trim_heap
 from cti_pipeline.settings import MAX_CELL_CHARS
 
 MTIME_COLUMN = "_mtime_ns"
 EXTRA_COLUMN = "columnas_extra"
 LONG_EXTRA_COLUMN = "_celda_larga_extra"
+TRIM_EVERY_FILES = 100
 
 
 QUARANTINE_COLUMNS = ["origen", "anio", "archivo", "hoja", "fila", "columna", "regla", "valor", "mensaje"]
@@ -60,7 +62,11 @@ class FilePart:
 def read_source_files(files: Iterable[LandedFile], spec: SourceSpec) -> FileBatch:
     """Read each file, reject unreadable ones or ones lacking a required column, and stack the rest into
     one frame of trimmed text with provenance columns."""
-    outcomes = [_read_part(file, spec) for file in files]
+    outcomes = []
+    for position, file in enumerate(files, start=1):
+        outcomes.append(_read_part(file, spec))
+        if position % TRIM_EVERY_FILES == 0:
+            trim_heap()  # each file's cells are freed Python objects; keep the heap from growing with them
     parts: list[FilePart] = []
     batch = FileBatch(rows=pd.DataFrame())
     for outcome in outcomes:

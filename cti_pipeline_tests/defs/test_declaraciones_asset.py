@@ -100,3 +100,20 @@ def test_partitions_are_years(defs: dg.Definitions):
     job = defs.resolve_job_def("pncti_anual_job")
     keys = job.partitions_def.get_partition_keys()
     assert keys[0] == "2019" and "2024" in keys and all(len(k) == 4 for k in keys)
+
+
+def test_replace_partitions_releases_each_frame_once_inserted(tmp_path: Path):
+    """The list is consumed: a frame whose only reference was handed over is freed mid-transaction."""
+    import gc
+    import weakref
+
+    big = pd.DataFrame({"anio": [2024] * 1000, "codigo": [f"c{n}" for n in range(1000)]})
+    freed = weakref.ref(big)
+    writes = [TableWrite("staging.t", {"anio": "INTEGER", "codigo": "VARCHAR"}, big, {"anio": 2024})]
+    del big
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as conn:
+        assert replace_partitions(conn, writes) == {"staging.t": 1000}
+        gc.collect()
+        assert writes == [] and freed() is None
+        assert conn.execute("SELECT count(*) FROM staging.t").fetchone()[0] == 1000
+        assert conn.execute("SELECT count(*) FROM duckdb_views() WHERE view_name LIKE '_incoming%'").fetchone()[0] == 0
