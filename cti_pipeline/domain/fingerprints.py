@@ -67,7 +67,7 @@ def year_fingerprint(
     return digest.hexdigest()[:32]
 
 
-def code_version(paths: Iterable[str]) -> str:
+def code_version(paths: Iterable[str], libraries: Iterable[str] = LIBRARIES) -> str:
     """sha256 over the given package files (folders: their .py files) and the libraries' versions."""
     digest = hashlib.sha256()
     for relative in sorted(set(paths)):
@@ -75,7 +75,7 @@ def code_version(paths: Iterable[str]) -> str:
         for file in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
             if file.is_file():
                 digest.update(f"\n{file.relative_to(PACKAGE)}\x00".encode() + file.read_bytes())
-    for library in LIBRARIES:
+    for library in sorted(set(libraries)):
         try:
             digest.update(f"\n{library}=={version(library)}".encode())
         except PackageNotFoundError:

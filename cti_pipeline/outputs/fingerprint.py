@@ -13,15 +13,14 @@ so they only ever hold the deliverables.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import pandas as pd
 
+from cti_pipeline.domain.fingerprints import code_version
 from cti_pipeline.outputs import write_bytes_atomic
 
 RECORDS_DIR = ".huellas"
@@ -47,18 +46,8 @@ def frame_digest(frame: pd.DataFrame) -> bytes:
 
 
 def writer_version(modules: Iterable[str], libraries: Iterable[str] = ()) -> str:
-    """sha256 of the writer modules' source files and the versions of the libraries they write with."""
-    digest = hashlib.sha256()
-    for module in sorted(set(modules)):
-        spec = importlib.util.find_spec(module)
-        origin = Path(spec.origin) if spec and spec.origin else None
-        digest.update(f"\nmodule\x00{module}\x00".encode() + (origin.read_bytes() if origin and origin.is_file() else b"<missing>"))
-    for library in sorted(set(libraries)):
-        try:
-            digest.update(f"\n{library}=={version(library)}".encode())
-        except PackageNotFoundError:
-            digest.update(f"\n{library} missing".encode())
-    return digest.hexdigest()
+    """The code version of the writer modules (dotted names inside cti_pipeline) and of the libraries they write with."""
+    return code_version([module.removeprefix("cti_pipeline.").replace(".", "/") + ".py" for module in modules], libraries)
 
 
 def inputs_fingerprint(frames: Mapping[str, pd.DataFrame], writer: str, **params: object) -> str:
