@@ -204,7 +204,7 @@ def asset_profile(home: Path) -> dict[str, object]:
     if event is None:
         return {}
     metadata = event.asset_materialization.metadata
-    profile: dict[str, object] = {key: metadata[key].value for key in ("tiempos_s", "sin_cambios", "huella") if key in metadata}
+    profile: dict[str, object] = {key: metadata[key].value for key in ("tiempos_s", "memoria_pico_mb", "sin_cambios", "huella") if key in metadata}
     steps: dict[str, dict[str, float]] = {}
     for record in instance.all_logs(event.run_id):
         if record.step_key and record.dagster_event and record.dagster_event.event_type_value in ("STEP_START", "STEP_SUCCESS"):
@@ -377,6 +377,7 @@ def summarise(results: dict[str, object]) -> None:
     profile = chain.get("profile", {})
     if profile:
         print(f"\ndeclarations chain, inside the declaraciones asset (s): {json.dumps(profile.get('tiempos_s'))}")
+        print(f"declarations chain, peak memory of the run process at the end of each phase (MiB): {json.dumps(profile.get('memoria_pico_mb'))}")
         print(f"declarations chain, Dagster steps (s): {json.dumps(profile.get('step_seconds'))}, run {profile.get('run_seconds')} s")
     if first and first.get("profile"):
         print(f"whole job, Dagster steps (s): {json.dumps(first['profile'].get('step_seconds'))}")

@@ -54,3 +54,11 @@ def release_freed_memory() -> None:
     """Collect garbage, then `trim_heap`."""
     gc.collect()
     trim_heap()
+
+
+def peak_memory_mb() -> int:
+    """This process's peak resident memory so far, in MiB (`ru_maxrss`: KiB on Linux, bytes on macOS)."""
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(peak / 1024 / (1024 if sys.platform == "darwin" else 1))

@@ -18,6 +18,7 @@ from cti_pipeline.defs.partitions import partition_year, yearly_partitions
 from cti_pipeline.defs.resources import CtiConfig, WarehouseResource
 from cti_pipeline.domain import fingerprints, quality
 from cti_pipeline.domain.declaraciones import process_declaraciones
+from cti_pipeline.memory import peak_memory_mb
 from cti_pipeline.warehouse import TableWrite, replace_partitions
 
 RAW = dg.AssetKey(["raw", "declaraciones"])
@@ -101,6 +102,7 @@ def declaraciones(context: dg.AssetExecutionContext, cti: CtiConfig, warehouse: 
             ],
         )
         result.timings["write"] = round(time.perf_counter() - write_started, 4)
+        result.peak_mb["write"] = peak_memory_mb()
         unreconciled, duplicates, unconverted = year_quality(conn, anio)
 
     result.timings["checks"] = round(time.perf_counter() - write_started - result.timings["write"], 4)
@@ -113,6 +115,7 @@ def declaraciones(context: dg.AssetExecutionContext, cti: CtiConfig, warehouse: 
             raw_rows,
             archivos_leidos=len(counts),
             tiempos_s=dg.MetadataValue.json(result.timings),
+            memoria_pico_mb=dg.MetadataValue.json(result.peak_mb),
             sin_cambios=False,
             huella=huella,
             filas_por_archivo=dg.MetadataValue.md(markdown_table(counts, max_rows=50)),

@@ -25,7 +25,7 @@ from cti_pipeline.domain.ingest import (
 )
 from cti_pipeline.landing.discovery import discover_files
 from cti_pipeline.landing.readers import ROW_COLUMN
-from cti_pipeline.memory import release_freed_memory
+from cti_pipeline.memory import peak_memory_mb, release_freed_memory
 
 
 @dataclass
@@ -38,6 +38,7 @@ class IngestResult:
     rejected_files: pd.DataFrame
     warnings: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)  # seconds per phase (discover, read, ...)
+    peak_mb: dict[str, int] = field(default_factory=dict)  # peak resident memory at the end of each phase
 
     def hand_over_raw(self) -> pd.DataFrame:
         """The raw rows, for the caller to write; the result keeps an empty frame with the same columns
@@ -129,19 +130,26 @@ def process_declaraciones(
     release_freed_memory()  # before the caller's warehouse write needs memory of its own
     lap("stage")
     result.timings = lap.seconds
+    result.peak_mb = lap.peak_mb
     return result
 
 
 class Laps:
-    """Wall-clock seconds of consecutive phases: `lap("read")` closes the phase that started at the last lap."""
+    """Wall-clock seconds of consecutive phases: `lap("read")` closes the phase that started at the last lap.
+
+    `peak_mb` keeps the process's peak resident memory (MiB) at the end of each phase, which shows the
+    phase in which the peak rose.
+    """
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
+        self.peak_mb: dict[str, int] = {}
         self._last = time.perf_counter()
 
     def __call__(self, phase: str) -> None:
         now = time.perf_counter()
         self.seconds[phase] = round(self.seconds.get(phase, 0.0) + now - self._last, 4)
+        self.peak_mb[phase] = peak_memory_mb()
         self._last = now
 
 

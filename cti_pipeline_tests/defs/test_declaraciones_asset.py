@@ -36,6 +36,11 @@ def test_materialisation_writes_raw_staging_quarantine_and_passes_its_checks(dat
     assert materializations["staging/declaraciones"]["dagster/row_count"].value == 2
     assert materializations["quarantine/declaraciones"]["archivos_rechazados"].value == 1
     assert "| archivo |" in materializations["quarantine/declaraciones"]["preview"].value
+    # The profile of the run: seconds and the process's peak memory (which never decreases) per phase.
+    phases = ["discover", "read", "validate", "quarantine", "stage", "write"]
+    assert list(materializations["raw/declaraciones"]["tiempos_s"].value)[:6] == phases
+    peaks = [materializations["raw/declaraciones"]["memoria_pico_mb"].value[phase] for phase in phases]
+    assert peaks == sorted(peaks) and peaks[0] > 50
 
     conn = warehouse()
     assert conn.execute("SELECT count(*) FROM staging.declaraciones WHERE anio = 2024").fetchone()[0] == 2
