@@ -21,7 +21,7 @@ MAX_CELL_CHARS = 32_767
 # DuckDB keeps what a run inserts in its buffer pool until memory runs short (by default 80 % of the
 # machine). Capping it lets DuckDB evict written blocks, so a million-row year stays well under 1.5 GB
 # (docs/benchmarks.md); it spills to disk beyond the cap. Override with CTI_DUCKDB_MEMORY_LIMIT.
-DEFAULT_DUCKDB_MEMORY_LIMIT = "256MB"
+DEFAULT_DUCKDB_MEMORY_LIMIT = "128MB"
 
 
 @dataclass(frozen=True)

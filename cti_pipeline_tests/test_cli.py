@@ -68,7 +68,7 @@ def test_the_warehouse_connection_caps_duckdb_memory_and_the_environment_overrid
     from cti_pipeline.defs.resources import warehouse_resource
     from cti_pipeline.settings import Settings
 
-    for environ, expected in (({}, "244.1 MiB"), ({"CTI_DUCKDB_MEMORY_LIMIT": "1GB"}, "953.6 MiB")):
+    for environ, expected in (({}, "122.0 MiB"), ({"CTI_DUCKDB_MEMORY_LIMIT": "1GB"}, "953.6 MiB")):
         settings = Settings.from_env({"CTI_DATA_DIR": str(tmp_path), **environ})
         with warehouse_resource(settings).get_connection() as conn:
             assert conn.execute("SELECT current_setting('memory_limit')").fetchone()[0] == expected

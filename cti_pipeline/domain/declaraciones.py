@@ -116,6 +116,8 @@ def process_declaraciones(
         return {}
 
     quarantined = quarantine_rows(DECLARACION.origen, anio, rows, failures, context)
+    del model
+    release_freed_memory()  # validation's garbage, before staging allocates the typed copy
     lap("quarantine")
     states = row_states(rows.index, superseded, pd.Index(failures["index"].unique()))
     staged_index = states.index[states == "staged"]
