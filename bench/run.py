@@ -132,15 +132,25 @@ def machine() -> dict[str, object]:
 
 
 def fresh_env(work: Path, data_dir: Path, name: str) -> dict[str, str]:
-    """CTI_DATA_DIR on the generated zone, a fresh warehouse and DAGSTER_HOME under `work/name`."""
+    """A fresh CTI_DATA_DIR, warehouse and DAGSTER_HOME under `work/name`.
+
+    The zone's landing/ (and reference/ overrides, if any) are copied with their modification times
+    (which decide supersession), so that exports, the BI copy and the reports' fingerprints of one
+    measurement never carry over to the next one, nor into a zone made elsewhere (`--zone`).
+    """
     home = work / name / "dagster_home"
     if home.parent.exists():
         shutil.rmtree(home.parent)
     home.mkdir(parents=True)
     shutil.copyfile(ROOT / "dagster.yaml", home / "dagster.yaml")
+    run_data = work / name / "data"
+    for folder in ("landing", "reference"):
+        if (data_dir / folder).is_dir():
+            shutil.copytree(data_dir / folder, run_data / folder, symlinks=True)
+    (run_data / "landing").mkdir(parents=True, exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CTI_", "DAGSTER_"))}
     env.update(
-        CTI_DATA_DIR=str(data_dir),
+        CTI_DATA_DIR=str(run_data),
         CTI_WAREHOUSE=str(work / name / "cti.duckdb"),
         CTI_PII_SALT="bench-salt",
         DAGSTER_HOME=str(home),
@@ -204,7 +214,7 @@ def asset_profile(home: Path) -> dict[str, object]:
     if event is None:
         return {}
     metadata = event.asset_materialization.metadata
-    profile: dict[str, object] = {key: metadata[key].value for key in ("tiempos_s", "memoria_pico_mb", "sin_cambios", "huella") if key in metadata}
+    profile: dict[str, object] = {key: metadata[key].value for key in ("tiempos_s", "memoria_pico_proceso_mb", "sin_cambios", "huella") if key in metadata}
     steps: dict[str, dict[str, float]] = {}
     for record in instance.all_logs(event.run_id):
         if record.step_key and record.dagster_event and record.dagster_event.event_type_value in ("STEP_START", "STEP_SUCCESS"):
@@ -243,7 +253,8 @@ def main(argv: list[str] | None = None) -> int:
         year_dir = data_dir / "landing" / "declaraciones" / str(anio)
         if not year_dir.is_dir():
             parser.error(f"{year_dir} does not exist")
-        work = out / f"work_zone_{data_dir.name}"
+        zone_name = data_dir.parent.name if data_dir.name == "data" else data_dir.name
+        work = out / f"work_zone_{zone_name}"
         manifest = describe_zone(year_dir)
         expected = None  # no manifest: the naive script's counts are the reference (below)
         print(f"# cti_pipeline benchmark on {data_dir}: {manifest['entity_files']} files, year {anio}", flush=True)
@@ -331,8 +342,7 @@ def main(argv: list[str] | None = None) -> int:
     results["problems"] = problems
     summarise(results)
     out.mkdir(parents=True, exist_ok=True)
-    zone_name = data_dir.parent.name if data_dir.name == "data" else data_dir.name
-    target = out / (f"results_zone_{zone_name}.json" if args.zone else f"results_{args.rows}.json")
+    target = out / (f"results_{work.name.removeprefix('work_')}.json" if args.zone else f"results_{args.rows}.json")
     target.write_text(json.dumps(results, indent=1, ensure_ascii=False))
     print(f"\nresults written to {target}")
     return 1 if problems else 0
@@ -377,7 +387,7 @@ def summarise(results: dict[str, object]) -> None:
     profile = chain.get("profile", {})
     if profile:
         print(f"\ndeclarations chain, inside the declaraciones asset (s): {json.dumps(profile.get('tiempos_s'))}")
-        print(f"declarations chain, peak memory of the run process at the end of each phase (MiB): {json.dumps(profile.get('memoria_pico_mb'))}")
+        print(f"declarations chain, peak memory of the run process at the end of each phase (MiB): {json.dumps(profile.get('memoria_pico_proceso_mb'))}")
         print(f"declarations chain, Dagster steps (s): {json.dumps(profile.get('step_seconds'))}, run {profile.get('run_seconds')} s")
     if first and first.get("profile"):
         print(f"whole job, Dagster steps (s): {json.dumps(first['profile'].get('step_seconds'))}")

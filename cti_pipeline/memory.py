@@ -26,21 +26,21 @@ def _glibc_malloc_trim():
     if not sys.platform.startswith("linux"):
         return None
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        return libc.malloc_trim
+        trim = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
     except (OSError, AttributeError):  # musl (Alpine) has no malloc_trim
         return None
+    trim.argtypes = [ctypes.c_size_t]
+    trim.restype = ctypes.c_int
+    return trim
 
 
 _MALLOC_TRIM = _glibc_malloc_trim()
 
 
 def use_system_allocator_for_arrow() -> None:
+    """Called once where the Dagster definitions are assembled (every run process loads them)."""
     if "ARROW_DEFAULT_MEMORY_POOL" not in os.environ and sys.platform.startswith("linux"):
         pa.set_memory_pool(pa.system_memory_pool())
-
-
-use_system_allocator_for_arrow()
 
 
 def trim_heap() -> None:
@@ -57,7 +57,10 @@ def release_freed_memory() -> None:
 
 
 def peak_memory_mb() -> int:
-    """This process's peak resident memory so far, in MiB (`ru_maxrss`: KiB on Linux, bytes on macOS)."""
+    """This process's peak resident memory so far, in MiB (`ru_maxrss`: KiB on Linux, bytes on macOS).
+
+    Process-wide: in a run that materialises several assets in one process it includes earlier steps.
+    """
     import resource
 
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -66,7 +66,7 @@ def replace_partitions(conn: duckdb.DuckDBPyConnection, writes: list[TableWrite]
 
     Consumes `writes`: each write leaves the list (and its view is dropped) right after its INSERT,
     so a caller that handed over its only reference to a large frame lets it be freed while the
-    next table is written (a million raw rows are about 500 MB).
+    next table is written (a million raw rows are about 500 MB). The list is consumed on failure too.
     """
     for write in writes:
         ensure_table(conn, write.table, write.columns)

@@ -115,7 +115,7 @@ def declaraciones(context: dg.AssetExecutionContext, cti: CtiConfig, warehouse: 
             raw_rows,
             archivos_leidos=len(counts),
             tiempos_s=dg.MetadataValue.json(result.timings),
-            memoria_pico_mb=dg.MetadataValue.json(result.peak_mb),
+            memoria_pico_proceso_mb=dg.MetadataValue.json(result.peak_mb),
             sin_cambios=False,
             huella=huella,
             filas_por_archivo=dg.MetadataValue.md(markdown_table(counts, max_rows=50)),

@@ -72,9 +72,10 @@ def code_version(paths: Iterable[str], libraries: Iterable[str] = LIBRARIES) -> 
     digest = hashlib.sha256()
     for relative in sorted(set(paths)):
         path = PACKAGE / relative
+        if not path.exists():  # a renamed module must not silently drop out of the fingerprint
+            raise FileNotFoundError(f"code_version: {relative} is not in the package")
         for file in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
-            if file.is_file():
-                digest.update(f"\n{file.relative_to(PACKAGE)}\x00".encode() + file.read_bytes())
+            digest.update(f"\n{file.relative_to(PACKAGE)}\x00".encode() + file.read_bytes())
     for library in sorted(set(libraries)):
         try:
             digest.update(f"\n{library}=={version(library)}".encode())

@@ -257,7 +257,7 @@ def _quarantine(
 def _staged(sheet: _Sheet, index: pd.Index) -> pd.DataFrame:
     if sheet.spec is PUNTOS_FOCALES:
         return sheet.prepared.loc[index, PUNTOS_FOCALES.names].reset_index(drop=True)
-    staged = typed_frame(sheet.spec, sheet.prepared.loc[index])
+    staged = typed_frame(sheet.spec, sheet.prepared, index)
     rows = sheet.rows.loc[index]
     staged["hoja"] = rows["hoja"].astype("str")  # missing for a CSV, as in raw and quarantine
     staged["actualizado_en"] = pd.to_datetime(rows[MTIME_COLUMN], unit="ns").astype("datetime64[us]")

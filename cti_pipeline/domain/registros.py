@@ -203,7 +203,7 @@ def process_kind(
     staged_index = states.index[states == "staged"]
     return KindResult(
         raw=raw_frame(kind, rows, anio, states, salt),
-        staged=staged_frame(kind, prepared.loc[staged_index], rows.loc[staged_index], salt),
+        staged=staged_frame(kind, prepared, staged_index, rows.loc[staged_index], salt),
         quarantined=quarantined,
         rejected=batch.rejected,
         warnings=[f"{kind}: {w}" for w in batch.warnings],
@@ -250,9 +250,9 @@ def raw_frame(kind: str, rows: pd.DataFrame, anio: int, states: pd.Series, salt:
     return raw.reset_index(drop=True)
 
 
-def staged_frame(kind: str, prepared: pd.DataFrame, rows: pd.DataFrame, salt: str) -> pd.DataFrame:
+def staged_frame(kind: str, prepared: pd.DataFrame, staged_index: pd.Index, rows: pd.DataFrame, salt: str) -> pd.DataFrame:
     spec = REGISTROS[kind]
-    staged = typed_frame(spec, prepared)
+    staged = typed_frame(spec, prepared, staged_index)
     for column in PERSONAL_COLUMNS:
         if column in staged:
             staged[column] = pseudonymise(staged[column], salt)

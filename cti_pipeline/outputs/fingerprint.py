@@ -13,6 +13,7 @@ so they only ever hold the deliverables.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from cti_pipeline.domain.fingerprints import code_version
+from cti_pipeline.domain.fingerprints import PACKAGE, code_version
 from cti_pipeline.outputs import write_bytes_atomic
 
 RECORDS_DIR = ".huellas"
@@ -46,8 +47,17 @@ def frame_digest(frame: pd.DataFrame) -> bytes:
 
 
 def writer_version(modules: Iterable[str], libraries: Iterable[str] = ()) -> str:
-    """The code version of the writer modules (dotted names inside cti_pipeline) and of the libraries they write with."""
-    return code_version([module.removeprefix("cti_pipeline.").replace(".", "/") + ".py" for module in modules], libraries)
+    """The code version of the writer modules (dotted names inside cti_pipeline; a package counts as its
+    `__init__.py`) and of the libraries they write with."""
+    return code_version([module_path(module) for module in modules], libraries)
+
+
+def module_path(module: str) -> str:
+    """A cti_pipeline module's source file, relative to the package (what `code_version` takes)."""
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.origin:
+        raise ValueError(f"no source file for module {module!r}")
+    return Path(spec.origin).resolve().relative_to(PACKAGE).as_posix()
 
 
 def inputs_fingerprint(frames: Mapping[str, pd.DataFrame], writer: str, **params: object) -> str:

@@ -36,11 +36,10 @@ def test_materialisation_writes_raw_staging_quarantine_and_passes_its_checks(dat
     assert materializations["staging/declaraciones"]["dagster/row_count"].value == 2
     assert materializations["quarantine/declaraciones"]["archivos_rechazados"].value == 1
     assert "| archivo |" in materializations["quarantine/declaraciones"]["preview"].value
-    # The profile of the run: seconds and the process's peak memory (which never decreases) per phase.
-    phases = ["discover", "read", "validate", "quarantine", "stage", "write"]
-    assert list(materializations["raw/declaraciones"]["tiempos_s"].value)[:6] == phases
-    peaks = [materializations["raw/declaraciones"]["memoria_pico_mb"].value[phase] for phase in phases]
-    assert peaks == sorted(peaks) and peaks[0] > 50
+    # The profile of the run: seconds and the process's peak memory per phase, for the benchmark.
+    phases = ["discover", "read", "validate", "quarantine", "stage", "write", "checks"]
+    assert list(materializations["raw/declaraciones"]["tiempos_s"].value) == phases
+    assert set(materializations["raw/declaraciones"]["memoria_pico_proceso_mb"].value) == set(phases) - {"checks"}
 
     conn = warehouse()
     assert conn.execute("SELECT count(*) FROM staging.declaraciones WHERE anio = 2024").fetchone()[0] == 2
@@ -107,8 +106,8 @@ def test_partitions_are_years(defs: dg.Definitions):
     assert keys[0] == "2019" and "2024" in keys and all(len(k) == 4 for k in keys)
 
 
-def test_replace_partitions_releases_each_frame_once_inserted(tmp_path: Path):
-    """The list is consumed: a frame whose only reference was handed over is freed mid-transaction."""
+def test_replace_partitions_consumes_its_list_and_keeps_no_reference_to_the_frames(tmp_path: Path):
+    """A frame whose only reference was handed over in the list is freed (the list is emptied as it goes)."""
     import gc
     import weakref
 

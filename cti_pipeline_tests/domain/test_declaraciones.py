@@ -131,3 +131,22 @@ def test_a_cell_over_excels_limit_in_an_extra_column_breaks_a_row_rule(tmp_path:
 def test_an_empty_year_folder_gives_empty_frames(tmp_path: Path, catalogs):
     result = process_declaraciones(tmp_path / "2024", 2024, catalogs)
     assert result.raw.empty and result.staged.empty and result.quarantined.empty and result.rejected_files.empty
+
+
+def test_handing_over_raw_leaves_an_empty_frame_that_holds_none_of_its_memory(tmp_path: Path, catalogs):
+    import gc
+
+    import pyarrow as pa
+
+    year = tmp_path / "2024"
+    write_csv(year / "a.csv", rows_for(RUC_A, *[f"C-{n}" for n in range(3000)], titulo="x" * 200))
+    result = process_declaraciones(year, 2024, catalogs)
+    columns = list(result.raw.columns)
+    raw = result.hand_over_raw()
+    assert len(raw) == 3000 and result.raw.empty and list(result.raw.columns) == columns
+    result.staged = result.quarantined = None  # only the handed-over raw holds text now
+    gc.collect()
+    holding = pa.total_allocated_bytes()
+    del raw
+    gc.collect()
+    assert holding - pa.total_allocated_bytes() > 3000 * 200  # the titles went with it

@@ -80,6 +80,8 @@ def test_code_version_follows_the_bytes_of_the_code(tmp_path: Path, monkeypatch:
     assert fingerprints.code_version(["contracts"]) == before
     (package / "contracts" / "x.py").write_text("A = 2\n")
     assert fingerprints.code_version(["contracts"]) != before
+    with pytest.raises(FileNotFoundError, match="renamed.py"):  # a renamed module must not drop out silently
+        fingerprints.code_version(["contracts", "renamed.py"])
 
 
 def write_year(conn: duckdb.DuckDBPyConnection, anio: int, huella_value: str, staged: int) -> None:

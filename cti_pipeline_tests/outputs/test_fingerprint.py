@@ -88,3 +88,11 @@ def test_outputs_are_kept_only_while_fingerprint_and_files_are_as_recorded(tmp_p
     record.parent.mkdir(exist_ok=True)
     record.write_text("{not json")
     assert unchanged_outputs(record, "h1", outputs) is None  # a damaged record means rewrite
+
+
+def test_a_writer_package_counts_as_its_init_module():
+    from cti_pipeline.outputs.fingerprint import module_path
+
+    assert module_path("cti_pipeline.outputs") == "outputs/__init__.py"
+    assert module_path("cti_pipeline.outputs.feedback") == "outputs/feedback.py"
+    assert writer_version(["cti_pipeline.outputs", "cti_pipeline.outputs.feedback"]) != writer_version(["cti_pipeline.outputs.feedback"])
