@@ -50,6 +50,10 @@ def read_file(path: Path) -> pd.DataFrame:
         sep = ";" if first.count(";") > first.count(",") else ","
         frame = pd.read_csv(pd.io.common.StringIO(text), sep=sep, decimal="," if sep == ";" else ".", dtype={"ruc_entidad": str, "departamento": str})
     frame.columns = [clean_header(c) for c in frame.columns]
+    if path.suffix.lower() == ".csv" and "monto_ejecutado" in frame and not pd.api.types.is_numeric_dtype(frame["monto_ejecutado"]):
+        # one unreadable amount leaves the column as text: read the others with their decimal mark
+        text = frame["monto_ejecutado"].astype("string").str.strip()
+        frame["monto_ejecutado"] = pd.to_numeric(text.str.replace(",", ".", regex=False) if sep == ";" else text, errors="coerce")
     for column in ("fecha_inicio", "fecha_fin"):
         if column in frame:
             frame[column] = as_date(frame[column])
@@ -138,7 +142,7 @@ def main(folder: Path, year: int, warehouse: Path) -> dict[str, object]:
         "ods": ods.notna() & ~ods.between(1, 17),
         "monto": current["monto_ejecutado"].isna() | (current["monto_ejecutado"] < 0),
         "beneficiarios": beneficiarios.notna() & (beneficiarios < 0),
-        "si_no": ~current["participa_empresa_privada"].isin(["SI", "NO", "SÍ"]),
+        "si_no": ~current["participa_empresa_privada"].isin(["SI", "NO", "SÍ", "S", "N", "1", "0"]),
         "fechas": start.isna() | end.isna() | (end < start),
         "anio_fechas": (start > pd.Timestamp(year, 12, 31)) | (end < pd.Timestamp(year, 1, 1)),
         "clave": current.duplicated(["archivo", "ruc_entidad", "codigo_intervencion"], keep=False),

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/run.py --rows 100000 --files 500      # headline (about 2-3 minutes)
     .venv/bin/python bench/run.py --rows 1000000 --no-naive      # scale (the naive script would take ~8 min)
-    .venv/bin/python bench/run.py --zone DATA_DIR --year 2024    # a landing zone made elsewhere (held out)
+    .venv/bin/python bench/run.py --zone DATA_DIR --year 2024 [--expected MANIFEST.json]   # a zone made elsewhere
 
 Steps, each in its own subprocess (wall time, peak RSS of the process and of its whole tree):
 1. generate the landing zone (bench/generate.py; cached in bench/out/zone_<rows>_<files>/, not timed);
@@ -188,6 +188,7 @@ def warehouse_counts(path: Path, anio: int) -> dict[str, object]:
 
 
 NAIVE_COUNTS = ("filas_leidas", "staged", "superseded", "filas_en_cuarentena")
+CHECKED_COUNTS = (*NAIVE_COUNTS, "archivos_rechazados")
 
 
 def describe_zone(year_dir: Path) -> dict[str, object]:
@@ -241,6 +242,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--zone", type=Path, default=None,
                         help="a landing zone made elsewhere (a CTI data directory with landing/declaraciones/<year>/) instead of "
                              "a generated one: the warehouse is then checked against the naive script's counts")
+    parser.add_argument("--expected", type=Path, default=None,
+                        help="with --zone: a JSON file whose \"expected\" object gives the counts the contract implies "
+                             f"(any of {', '.join(CHECKED_COUNTS)}), e.g. the manifest bench/heldout_zone.py writes")
     parser.add_argument("--out", type=Path, default=BENCH / "out")
     args = parser.parse_args(argv)
     files = args.files or min(2000, max(10, args.rows // 200))
@@ -256,7 +260,10 @@ def main(argv: list[str] | None = None) -> int:
         zone_name = data_dir.parent.name if data_dir.name == "data" else data_dir.name
         work = out / f"work_zone_{zone_name}"
         manifest = describe_zone(year_dir)
-        expected = None  # no manifest: the naive script's counts are the reference (below)
+        expected = None  # without --expected, the naive script's counts are the reference (below)
+        if args.expected:
+            given = json.loads(args.expected.read_text())["expected"]
+            expected = {k: given[k] for k in CHECKED_COUNTS if k in given}
         print(f"# cti_pipeline benchmark on {data_dir}: {manifest['entity_files']} files, year {anio}", flush=True)
     else:
         zone = out / f"zone_{args.rows}_{files}"
@@ -295,7 +302,7 @@ def main(argv: list[str] | None = None) -> int:
             expected = {k: naive["result"][k] for k in NAIVE_COUNTS}
             results["rows"] = naive["result"]["filas_leidas"]
             results["data"]["expected"] = expected | {"fuente": "naive script (no manifest)"}
-        naive["matches_manifest"] = all(naive["result"][k] == expected[k] for k in NAIVE_COUNTS)
+        naive["matches_manifest"] = all(naive["result"][k] == expected[k] for k in NAIVE_COUNTS if k in expected)
         results["naive"] = naive
     if expected is None:
         print("  no manifest and no naive run: the warehouse counts are reported, not checked", file=sys.stderr)
