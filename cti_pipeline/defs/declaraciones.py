@@ -207,6 +207,7 @@ def _unchanged_results(context: dg.AssetExecutionContext, conn, anio: int, huell
         "SELECT filas_staging, filas_cuarentena, archivos_rechazados FROM meta.huellas WHERE origen = ? AND anio = ?",
         [DECLARACION.origen, anio],
     ).fetchone()
+    quarantined_rows = int(counts["quarantined"].sum())  # rows, not rules (a row may break several)
     timings = {"fingerprint": fingerprint_seconds, "checks": round(time.perf_counter() - started - fingerprint_seconds, 4)}
     context.log.info(f"declaraciones {anio}: {note} (huella {huella}); seconds {timings}")
     common = {"sin_cambios": True, "nota": note, "huella": huella, "tiempos_s": dg.MetadataValue.json(timings)}
@@ -228,6 +229,7 @@ def _unchanged_results(context: dg.AssetExecutionContext, conn, anio: int, huell
         asset_key=QUARANTINE,
         metadata={
             "dagster/row_count": dg.MetadataValue.int(int(stored[1])),
+            "filas_en_cuarentena": quarantined_rows,
             "reglas_incumplidas": dg.MetadataValue.int(int(stored[1])),
             "archivos_rechazados": dg.MetadataValue.int(int(stored[2])),
             **common,

@@ -47,6 +47,8 @@ def test_unchanged_year_is_not_read_again_and_a_changed_file_is(data_dir: Path, 
     assert second["raw/declaraciones"]["dagster/row_count"].value == 3
     assert second["staging/declaraciones"]["dagster/row_count"].value == 2
     assert second["quarantine/declaraciones"]["dagster/row_count"].value == 1
+    # the CLI's summary reads filas_en_cuarentena: the unchanged path reports it as the first run did
+    assert second["quarantine/declaraciones"]["filas_en_cuarentena"].value == first["quarantine/declaraciones"]["filas_en_cuarentena"].value == 1
     assert second["raw/declaraciones"]["huella"].value == first["raw/declaraciones"]["huella"].value
     assert staged_codes(warehouse) == ["A1", "B1"]  # the files were not read again
 
