@@ -10,7 +10,7 @@ from cti_pipeline.contracts.tables import CTI_EJECUCION, PNCTI_INDICADORES
 from cti_pipeline.defs.metadata import markdown_table, table_metadata
 from cti_pipeline.defs.partitions import partition_year, yearly_partitions
 from cti_pipeline.defs.resources import CtiConfig, WarehouseResource
-from cti_pipeline.domain.indicators import ND, compute_indicators, disagreements, report_table, sources_of
+from cti_pipeline.domain.indicators import ND, columns_read, compute_indicators, disagreements, report_table
 from cti_pipeline.domain.pncti import cti_ejecucion, load_inputs
 from cti_pipeline.warehouse import TableWrite, replace_partitions
 
@@ -41,7 +41,7 @@ def pncti_indicadores(context: dg.AssetExecutionContext, cti: CtiConfig, warehou
     anio = partition_year(context)
     catalogs = IndicatorCatalogs.load(cti.reference_override_dir, anio)
     with warehouse.get_connection() as conn:
-        inputs = load_inputs(conn, anio, sources_of(catalogs))
+        inputs = load_inputs(conn, anio, columns_read(catalogs))
         indicators = compute_indicators(inputs, anio, catalogs)
         replace_partitions(conn, [TableWrite("marts.pncti_indicadores", PNCTI_INDICADORES, indicators, {"anio": anio})])
     flagged = disagreements(indicators)

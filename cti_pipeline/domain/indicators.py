@@ -42,15 +42,18 @@ class FormulaContext:
 
 Formula = Callable[[pd.DataFrame, FormulaContext], Measure]
 FORMULAS: dict[str, Formula] = {}
+READS: dict[str, tuple[str, ...]] = {}  # the staging columns each formula reads
 
 
-def formula(code: str) -> Callable[[Formula], Formula]:
-    """Register the formula of one indicator code."""
+def formula(code: str, reads: tuple[str, ...]) -> Callable[[Formula], Formula]:
+    """Register the formula of one indicator code and the staging columns it reads (only those are
+    loaded: a million declaration rows in full would take gigabytes in pandas)."""
 
     def register(function: Formula) -> Formula:
         if code in FORMULAS:
             raise ValueError(f"indicator {code} already has a formula")
         FORMULAS[code] = function
+        READS[code] = reads
         return function
 
     return register
@@ -73,19 +76,19 @@ def _yes(series: pd.Series) -> pd.Series:
 # --- the formulas (one per indicator) -------------------------------------------------------------
 
 
-@formula("IOP.01.01")
+@formula("IOP.01.01", reads=('monto_usd', 'es_prioritaria'))
 def montos_en_areas_prioritarias(rows: pd.DataFrame, ctx: FormulaContext) -> Measure:
     amount = _amount(rows)
     return percentage(amount[_yes(rows["es_prioritaria"])].sum(), amount.sum())
 
 
-@formula("IOP.01.02")
+@formula("IOP.01.02", reads=('monto_usd', 'ods'))
 def montos_alineados_ods(rows: pd.DataFrame, ctx: FormulaContext) -> Measure:
     amount = _amount(rows)
     return percentage(amount[rows["ods"].notna()].sum(), amount.sum())
 
 
-@formula("IOP.01.03")
+@formula("IOP.01.03", reads=('beneficiarios',))
 def personas_beneficiarias(rows: pd.DataFrame, ctx: FormulaContext) -> Measure:
     beneficiarios = pd.to_numeric(rows["beneficiarios"], errors="coerce")
     blanks = int(beneficiarios.isna().sum())
@@ -96,12 +99,12 @@ def personas_beneficiarias(rows: pd.DataFrame, ctx: FormulaContext) -> Measure:
     )
 
 
-@formula("IOP.02.01")
+@formula("IOP.02.01", reads=('estado',))
 def compromisos_cumplidos(rows: pd.DataFrame, ctx: FormulaContext) -> Measure:
     return percentage((rows["estado"] == "CUMPLIDO").sum(), len(rows))
 
 
-@formula("IOP.02.02")
+@formula("IOP.02.02", reads=('monto_usd', 'participa_empresa_privada'))
 def participacion_empresa_privada(rows: pd.DataFrame, ctx: FormulaContext) -> Measure:
     amount = _amount(rows)
     return percentage(amount[_yes(rows["participa_empresa_privada"])].sum(), amount.sum())
@@ -111,19 +114,19 @@ def _peru_offers(rows: pd.DataFrame) -> pd.Series:
     return rows["rol_peru"].isin(("OFERENTE", "DOBLE"))
 
 
-@formula("IOP.03.01")
+@formula("IOP.03.01", reads=('rol_peru', 'pais_socio'))
 def css_oferente_alc(rows: pd.DataFrame, ctx: FormulaContext) -> Measure:
     in_alc = rows["pais_socio"].str.upper().isin(ctx.paises_alc)
     return percentage((_peru_offers(rows) & in_alc).sum(), len(rows))
 
 
-@formula("IOP.03.02")
+@formula("IOP.03.02", reads=('rol_peru', 'pais_socio'))
 def css_oferente_otras_regiones(rows: pd.DataFrame, ctx: FormulaContext) -> Measure:
     in_alc = rows["pais_socio"].str.upper().isin(ctx.paises_alc)
     return percentage((_peru_offers(rows) & ~in_alc).sum(), len(rows))
 
 
-@formula("IOP.04.01")
+@formula("IOP.04.01", reads=('liderada_por_peru',))
 def iniciativas_lideradas(rows: pd.DataFrame, ctx: FormulaContext) -> Measure:
     return percentage(_yes(rows["liderada_por_peru"]).sum(), len(rows))
 
@@ -132,12 +135,12 @@ def _uocti_cti(rows: pd.DataFrame) -> pd.DataFrame:
     return rows[(rows["programa"] == "CTI") & _yes(rows["es_uocti"])]
 
 
-@formula("ISS.01.02.01.01")
+@formula("ISS.01.02.01.01", reads=('programa', 'es_uocti', 'participante_id'))
 def servidores_uocti_capacitados(rows: pd.DataFrame, ctx: FormulaContext) -> Measure:
     return Measure(float(_uocti_cti(rows)["participante_id"].nunique()))
 
 
-@formula("ISS.01.02.01.02")
+@formula("ISS.01.02.01.02", reads=('programa', 'es_uocti', 'participante_id', 'nota'))
 def servidores_uocti_buen_nivel(rows: pd.DataFrame, ctx: FormulaContext) -> Measure:
     trained = _uocti_cti(rows)
     best = pd.to_numeric(trained["nota"], errors="coerce").groupby(trained["participante_id"]).max()
@@ -148,42 +151,42 @@ def _accesses(rows: pd.DataFrame, seccion: str) -> Measure:
     return Measure(float(pd.to_numeric(rows.loc[rows["seccion"] == seccion, "accesos"]).sum()))
 
 
-@formula("ISS.01.02.02.01")
+@formula("ISS.01.02.02.01", reads=('seccion', 'accesos'))
 def accesos_becas(rows: pd.DataFrame, ctx: FormulaContext) -> Measure:
     return _accesses(rows, "BECAS")
 
 
-@formula("ISS.02.01.01.01")
+@formula("ISS.02.01.01.01", reads=('entidad_participante',))
 def entidades_en_espacios(rows: pd.DataFrame, ctx: FormulaContext) -> Measure:
     return Measure(float(normalize_name(rows["entidad_participante"]).nunique()))
 
 
-@formula("ISS.02.01.01.02")
+@formula("ISS.02.01.01.02", reads=('espacio_id',))
 def espacios_implementados(rows: pd.DataFrame, ctx: FormulaContext) -> Measure:
     return Measure(float(normalize_name(rows["espacio_id"]).nunique()))
 
 
-@formula("ISS.02.02.01.01")
+@formula("ISS.02.02.01.01", reads=('seccion', 'accesos'))
 def accesos_experiencias_exitosas(rows: pd.DataFrame, ctx: FormulaContext) -> Measure:
     return _accesses(rows, "EXPERIENCIAS_EXITOSAS")
 
 
-@formula("ISS.02.03.01.01")
+@formula("ISS.02.03.01.01", reads=('entidad',))
 def entidades_asistidas(rows: pd.DataFrame, ctx: FormulaContext) -> Measure:
     return Measure(float(normalize_name(rows["entidad"]).nunique()))
 
 
-@formula("ISS.02.05.01.01")
+@formula("ISS.02.05.01.01", reads=('seccion', 'accesos'))
 def accesos_estadisticas(rows: pd.DataFrame, ctx: FormulaContext) -> Measure:
     return _accesses(rows, "ESTADISTICAS")
 
 
-@formula("ISS.03.01.01.01")
+@formula("ISS.03.01.01.01", reads=('programa', 'participante_id'))
 def actores_capacitados_css(rows: pd.DataFrame, ctx: FormulaContext) -> Measure:
     return Measure(float(rows.loc[rows["programa"] == "CSS", "participante_id"].nunique()))
 
 
-@formula("ISS.03.05.01.01")
+@formula("ISS.03.05.01.01", reads=('seccion', 'accesos'))
 def accesos_triangular(rows: pd.DataFrame, ctx: FormulaContext) -> Measure:
     return _accesses(rows, "TRIANGULAR")
 
@@ -234,6 +237,14 @@ def _number(text: object) -> float | None:
 
 def sources_of(catalogs: IndicatorCatalogs) -> list[str]:
     return sorted(set(catalogs.indicadores["fuente"]))
+
+
+def columns_read(catalogs: IndicatorCatalogs) -> dict[str, list[str]]:
+    """Per source of the catalog, the staging columns its indicators' formulas read."""
+    columns: dict[str, set[str]] = {source: set() for source in sources_of(catalogs)}
+    for item in catalogs.indicadores.itertuples(index=False):
+        columns[item.fuente].update(READS.get(item.codigo, ()))
+    return {source: sorted(names) for source, names in columns.items()}
 
 
 def compute_indicators(inputs: Mapping[str, pd.DataFrame], anio: int, catalogs: IndicatorCatalogs) -> pd.DataFrame:

@@ -2,24 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 import duckdb
 import pandas as pd
 
 from cti_pipeline.contracts.tables import CTI_EJECUCION
-from cti_pipeline.warehouse import qualified, table_exists
+from cti_pipeline.warehouse import qualified, quote, table_exists
 
 # Columns an indicator formula may read, per source (never participante_id in clear: it is a pseudonym
 # in staging already; it is read only to count distinct participants and never leaves this module).
 EJECUCION_DIMENSIONS = ("departamento", "area_prioritaria", "ods", "tipo_cooperacion", "tipo_entidad", "pais_fuente")
 
 
-def load_inputs(conn: duckdb.DuckDBPyConnection, anio: int, sources: list[str]) -> dict[str, pd.DataFrame]:
-    """The staged rows of year `anio` for each source (an empty frame when the table does not exist)."""
+def load_inputs(conn: duckdb.DuckDBPyConnection, anio: int, columns: Mapping[str, Sequence[str]]) -> dict[str, pd.DataFrame]:
+    """The staged rows of year `anio` for each source, only the `columns` its formulas read (an empty
+    frame when the table does not exist)."""
     inputs: dict[str, pd.DataFrame] = {}
-    for source in sources:
+    for source, names in columns.items():
         table = f"staging.{source}"
         if table_exists(conn, table):
-            inputs[source] = conn.execute(f"SELECT * FROM {qualified(table)} WHERE anio = ?", [anio]).df()
+            selected = ", ".join(quote(name) for name in names) or "anio"
+            inputs[source] = conn.execute(f"SELECT {selected} FROM {qualified(table)} WHERE anio = ?", [anio]).df()
         else:
             inputs[source] = pd.DataFrame()
     return inputs
