@@ -38,7 +38,7 @@ RAW_DECLARACIONES = dg.AssetKey(["raw", "declaraciones"])
 QUARANTINE_DECLARACIONES = dg.AssetKey(["quarantine", "declaraciones"])
 # The code and libraries that turn the inputs into files: a change in any of them rewrites the files.
 REPORT_WRITER = (("cti_pipeline.outputs", "cti_pipeline.outputs.report"), ("matplotlib", "python-docx"))
-FEEDBACK_WRITER = (("cti_pipeline.outputs", "cti_pipeline.outputs.feedback"), ("openpyxl",))
+FEEDBACK_WRITER = (("cti_pipeline.outputs.xlsx", "cti_pipeline.outputs.feedback"), ())
 UNCHANGED_NOTE = "sin cambios, no se reescribió: las entradas del almacén, el año y el código son los de la última escritura"
 
 

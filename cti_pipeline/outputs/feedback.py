@@ -6,9 +6,9 @@ writes the workbooks of one year into a temporary folder and swaps it for the ol
 summary workbook for APCI (`resumen_apci.xlsx`). Text cells are never formulas.
 
 The rows are grouped once (a stable sort by workbook key, then one slice per workbook) and the
-workbooks are written with openpyxl's write-only mode: at several hundred small workbooks a year,
-per-entity pandas selections and openpyxl's in-memory cell model were most of the time. openpyxl is
-imported inside the writers, so importing this module (and the Dagster definitions) does not load it.
+workbooks are written by `outputs.xlsx` (SpreadsheetML straight into a zip): at hundreds of workbooks a
+year (thousands at a million rows), per-entity pandas selections and openpyxl's per-workbook cost were
+most of the time.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cti_pipeline.outputs import set_cell
+from cti_pipeline.outputs.xlsx import Sheet, write_workbook
 
 ROW_COLUMNS = ["archivo", "hoja", "fila", "columna", "regla", "valor", "mensaje"]
 FILE_COLUMNS = ["archivo", "motivo"]
@@ -275,45 +275,12 @@ def cell_value(value: object) -> object:
     return value
 
 
-def text_cell(sheet, text: str, font=None):
-    """A write-only cell that stays text even when it looks like a formula ("=…")."""
-    from openpyxl.cell import WriteOnlyCell
-
-    cell = WriteOnlyCell(sheet)
-    set_cell(cell, text)
-    if font is not None:
-        cell.font = font
-    return cell
-
-
-def sheet_row(sheet, values: Sequence[object]) -> list[object]:
-    """Values as appended to a write-only sheet: plain values, or a text cell for text openpyxl would take for a formula."""
-    row = []
-    for value in map(cell_value, values):
-        row.append(text_cell(sheet, value) if isinstance(value, str) and value.startswith("=") else value)
-    return row
-
-
 def frame_records(frame: pd.DataFrame, columns: Sequence[str]) -> list[list[object]]:
     columns = list(columns)
     if frame.empty:
         return []
-    return (frame if list(frame.columns) == columns else frame[columns]).to_numpy(dtype=object).tolist()
-
-
-def write_sheet(workbook, title: str, columns: Sequence[str], records: Iterable[Sequence[object]], widths: dict[str, int] | None = None) -> None:
-    """One sheet of a write-only workbook: a bold header row (frozen), fixed column widths, then the records."""
-    from openpyxl.styles import Font
-    from openpyxl.utils import get_column_letter
-
-    sheet = workbook.create_sheet(title)
-    for position, name in enumerate(columns, start=1):  # widths and panes go before the first row is streamed
-        sheet.column_dimensions[get_column_letter(position)].width = (widths or {}).get(str(name), 18)
-    sheet.freeze_panes = "A2"
-    bold = Font(bold=True)
-    sheet.append([text_cell(sheet, str(name), bold) for name in columns])
-    for values in records:
-        sheet.append(sheet_row(sheet, values))
+    chosen = frame if list(frame.columns) == columns else frame[columns]
+    return [[cell_value(value) for value in record] for record in chosen.to_numpy(dtype=object).tolist()]
 
 
 ROW_WIDTHS = {"archivo": 30, "hoja": 16, "fila": 7, "columna": 24, "regla": 24, "valor": 28, "mensaje": 90, "motivo": 90}
@@ -325,11 +292,8 @@ WHAT_TO_DO = (
 )
 
 
-def entity_workbook(entity: EntityFeedback, anio: int):
-    """The entity's workbook (openpyxl, write-only): resumen, filas_observadas, archivos_rechazados."""
-    from openpyxl import Workbook
-
-    workbook = Workbook(write_only=True)
+def entity_sheets(entity: EntityFeedback, anio: int) -> list[Sheet]:
+    """The entity's workbook: resumen, filas_observadas, archivos_rechazados."""
     intro = [
         ("RUC", entity.ruc_entidad or "(sin RUC legible)"),
         ("Entidad", entity.nombre_entidad or ""),
@@ -339,20 +303,19 @@ def entity_workbook(entity: EntityFeedback, anio: int):
         ("Archivos rechazados", len(entity.files)),
         ("Qué hacer", WHAT_TO_DO),
     ]
-    write_sheet(workbook, "resumen", ["campo", "detalle"], intro, {"campo": 22, "detalle": 100})
-    write_sheet(workbook, "filas_observadas", ROW_COLUMNS, frame_records(entity.rows, ROW_COLUMNS), ROW_WIDTHS)
-    write_sheet(workbook, "archivos_rechazados", FILE_COLUMNS, frame_records(entity.files, FILE_COLUMNS), ROW_WIDTHS)
-    return workbook
+    return [
+        Sheet("resumen", ["campo", "detalle"], intro, {"campo": 22, "detalle": 100}),
+        Sheet("filas_observadas", ROW_COLUMNS, frame_records(entity.rows, ROW_COLUMNS), ROW_WIDTHS),
+        Sheet("archivos_rechazados", FILE_COLUMNS, frame_records(entity.files, FILE_COLUMNS), ROW_WIDTHS),
+    ]
 
 
-def summary_workbook(summary: dict[str, pd.DataFrame]):
-    """resumen_apci.xlsx (openpyxl, write-only): one sheet per summary frame."""
-    from openpyxl import Workbook
-
-    workbook = Workbook(write_only=True)
-    for title, frame in summary.items():
-        write_sheet(workbook, title, [str(c) for c in frame.columns], frame_records(frame, frame.columns), SUMMARY_WIDTHS)
-    return workbook
+def summary_sheets(summary: dict[str, pd.DataFrame]) -> list[Sheet]:
+    """resumen_apci.xlsx: one sheet per summary frame."""
+    return [
+        Sheet(title, [str(c) for c in frame.columns], frame_records(frame, frame.columns), SUMMARY_WIDTHS)
+        for title, frame in summary.items()
+    ]
 
 
 def assert_no_formulas(path: Path) -> None:
@@ -396,10 +359,10 @@ def write_feedback(entities: list[EntityFeedback], anio: int, observaciones_dir:
     try:
         for entity in entities:
             path = staging / entity.workbook
-            entity_workbook(entity, anio).save(path)
+            write_workbook(path, entity_sheets(entity, anio))
             assert_no_formulas(path)
         summary = summary_frames(entities)
-        summary_workbook(summary).save(staging / SUMMARY_FILE)
+        write_workbook(staging / SUMMARY_FILE, summary_sheets(summary))
         assert_no_formulas(staging / SUMMARY_FILE)
         old = observaciones_dir / f".{anio}.old-{token}"
         if target.exists():
