@@ -41,8 +41,15 @@ class FormulaContext:
 
 
 Formula = Callable[[pd.DataFrame, FormulaContext], Measure]
-FORMULAS: dict[str, Formula] = {}
-READS: dict[str, tuple[str, ...]] = {}  # the staging columns each formula reads
+
+
+@dataclass(frozen=True)
+class RegisteredFormula:
+    compute: Formula
+    reads: tuple[str, ...]  # the staging columns it reads: only those are loaded
+
+
+FORMULAS: dict[str, RegisteredFormula] = {}
 
 
 def formula(code: str, reads: tuple[str, ...]) -> Callable[[Formula], Formula]:
@@ -52,8 +59,7 @@ def formula(code: str, reads: tuple[str, ...]) -> Callable[[Formula], Formula]:
     def register(function: Formula) -> Formula:
         if code in FORMULAS:
             raise ValueError(f"indicator {code} already has a formula")
-        FORMULAS[code] = function
-        READS[code] = reads
+        FORMULAS[code] = RegisteredFormula(function, reads)
         return function
 
     return register
@@ -243,7 +249,8 @@ def columns_read(catalogs: IndicatorCatalogs) -> dict[str, list[str]]:
     """Per source of the catalog, the staging columns its indicators' formulas read."""
     columns: dict[str, set[str]] = {source: set() for source in sources_of(catalogs)}
     for item in catalogs.indicadores.itertuples(index=False):
-        columns[item.fuente].update(READS.get(item.codigo, ()))
+        if item.codigo in FORMULAS:
+            columns[item.fuente].update(FORMULAS[item.codigo].reads)
     return {source: sorted(names) for source, names in columns.items()}
 
 
@@ -256,13 +263,13 @@ def compute_indicators(inputs: Mapping[str, pd.DataFrame], anio: int, catalogs: 
     for item in catalogs.indicadores.itertuples(index=False):
         code, source = item.codigo, item.fuente
         rows = inputs.get(source)
-        function = FORMULAS.get(code)
-        if function is None:
+        registered = FORMULAS.get(code)
+        if registered is None:
             measure = Measure(None, nota=f"ND: el indicador no tiene fórmula registrada en {__name__}")
         elif rows is None or rows.empty:
             measure = Measure(None, nota=f"ND: no hay registros válidos de {source} en {anio}")
         else:
-            measure = function(rows, ctx)
+            measure = registered.compute(rows, ctx)
         valor = round_half_up(measure.valor, 2)
         valor_esperado = _number(expected.get(code, {}).get("valor_esperado"))
         avance = round_half_up(100.0 * valor / valor_esperado, 2) if valor is not None and valor_esperado else None

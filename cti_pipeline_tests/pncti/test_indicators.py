@@ -11,7 +11,7 @@ import pytest
 
 from cti_pipeline.contracts.reference import DeclarationCatalogs, IndicatorCatalogs, load_iso3
 from cti_pipeline.domain.declaraciones import process_declaraciones
-from cti_pipeline.domain.indicators import FORMULAS, READS, Measure, agrees, compute_indicators, formula, round_half_up
+from cti_pipeline.domain.indicators import FORMULAS, Measure, agrees, compute_indicators, formula, round_half_up
 from cti_pipeline.domain.registros import process_registros
 from cti_pipeline_tests.factories import declaracion_row, valid_ruc, write_csv, write_xlsx
 from cti_pipeline_tests.pncti.builders import ANIO, folder, land, row
@@ -255,7 +255,6 @@ def test_expected_and_reported_values_and_an_indicator_can_be_replaced_from_the_
 
 def test_adding_an_indicator_is_a_catalog_row_and_a_formula(data_dir, monkeypatch):
     monkeypatch.setattr("cti_pipeline.domain.indicators.FORMULAS", dict(FORMULAS))
-    monkeypatch.setattr("cti_pipeline.domain.indicators.READS", dict(READS))
 
     @formula("ISS.09.99", reads=("mes",))
     def months_reported(rows: pd.DataFrame, ctx) -> Measure:
@@ -309,8 +308,8 @@ def test_every_formula_declares_columns_that_its_source_stages():
     staged = {kind: set(staging_columns(spec)) for kind, spec in REGISTROS.items()}
     staged["declaraciones"] = set(staging_columns(DECLARACION, DECLARACIONES_DERIVED))
     catalogs = IndicatorCatalogs.load(None, 2023)
-    assert set(READS) == set(FORMULAS)
+    assert all(registered.reads for registered in FORMULAS.values())
     for item in catalogs.indicadores.itertuples(index=False):
         assert item.codigo in FORMULAS
-        assert set(READS[item.codigo]) <= staged[item.fuente], item.codigo
+        assert set(FORMULAS[item.codigo].reads) <= staged[item.fuente], item.codigo
     assert columns_read(catalogs)["declaraciones"] == ["beneficiarios", "es_prioritaria", "monto_usd", "ods", "participa_empresa_privada"]
