@@ -13,7 +13,7 @@ from cti_pipeline.contracts.tables import (
     raw_columns,
     staging_columns,
 )
-from cti_pipeline.defs.metadata import markdown_table, table_metadata
+from cti_pipeline.defs.metadata import fingerprint_metadata, markdown_table, table_metadata
 from cti_pipeline.defs.partitions import partition_year, yearly_partitions
 from cti_pipeline.defs.resources import CtiConfig, WarehouseResource
 from cti_pipeline.domain import fingerprints, quality
@@ -32,6 +32,7 @@ PREVIEW_COLUMNS = ["ruc_entidad", "nombre_entidad", "codigo_intervencion", "area
 # What a year's result depends on besides its files and the code fingerprints.CODE names.
 CATALOGS = ("areas_prioritarias", "departamentos", "tipo_cambio", "paises_iso3", "paises_alc")
 CODE = ("domain/declaraciones.py", "defs/declaraciones.py")
+UNCHANGED_NOTE = "sin cambios, no se releyó: los archivos, catálogos y código son los de la última escritura"
 
 _common = dict(group_name="declaraciones", kinds={"duckdb", "pandas"}, owners=["team:apci"])
 
@@ -116,8 +117,7 @@ def declaraciones(context: dg.AssetExecutionContext, cti: CtiConfig, warehouse: 
             archivos_leidos=len(counts),
             tiempos_s=dg.MetadataValue.json(result.timings),
             memoria_pico_proceso_mb=dg.MetadataValue.json(result.peak_mb),
-            sin_cambios=False,
-            huella=huella,
+            **fingerprint_metadata(False, huella, UNCHANGED_NOTE),
             filas_por_archivo=dg.MetadataValue.md(markdown_table(counts, max_rows=50)),
         ),
     )
@@ -194,7 +194,6 @@ def year_quality(conn, anio: int):
 def _unchanged_results(context: dg.AssetExecutionContext, conn, anio: int, huella: str, catalogs, started: float):
     """Nothing changed since the last successful write: no file is read, the warehouse is left as it is,
     and the materialisations and checks report what the warehouse holds."""
-    note = "sin cambios, no se releyó: los archivos, catálogos y código son los de la última escritura"
     fingerprint_seconds = round(time.perf_counter() - started, 4)
     unreconciled, duplicates, unconverted = year_quality(conn, anio)
     counts = conn.execute(
@@ -209,8 +208,8 @@ def _unchanged_results(context: dg.AssetExecutionContext, conn, anio: int, huell
     ).fetchone()
     quarantined_rows = int(counts["quarantined"].sum())  # rows, not rules (a row may break several)
     timings = {"fingerprint": fingerprint_seconds, "checks": round(time.perf_counter() - started - fingerprint_seconds, 4)}
-    context.log.info(f"declaraciones {anio}: {note} (huella {huella}); seconds {timings}")
-    common = {"sin_cambios": True, "nota": note, "huella": huella, "tiempos_s": dg.MetadataValue.json(timings)}
+    context.log.info(f"declaraciones {anio}: {UNCHANGED_NOTE} (huella {huella}); seconds {timings}")
+    common = {**fingerprint_metadata(True, huella, UNCHANGED_NOTE), "tiempos_s": dg.MetadataValue.json(timings)}
     yield dg.MaterializeResult(
         asset_key=RAW,
         metadata=table_metadata(

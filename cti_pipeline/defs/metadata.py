@@ -42,3 +42,8 @@ def table_metadata(table: str, columns: Columns, rows: int, preview: pd.DataFram
         metadata["preview"] = dg.MetadataValue.md(markdown_table(preview))
     metadata.update(extra)
     return metadata
+
+
+def fingerprint_metadata(unchanged: bool, huella: str, note: str) -> dict:
+    """What an asset with a fingerprint skip says of its run: sin_cambios, the fingerprint, and on a skip why."""
+    return {"sin_cambios": unchanged, "huella": huella, **({"nota": note} if unchanged else {})}

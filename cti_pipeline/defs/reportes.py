@@ -12,7 +12,7 @@ from pathlib import Path
 import dagster as dg
 
 from cti_pipeline.contracts.reference import load_catalog
-from cti_pipeline.defs.metadata import markdown_table
+from cti_pipeline.defs.metadata import fingerprint_metadata, markdown_table
 from cti_pipeline.defs.partitions import partition_year, yearly_partitions
 from cti_pipeline.defs.resources import CtiConfig, WarehouseResource
 from cti_pipeline.outputs.feedback import (
@@ -105,7 +105,7 @@ def cumplimiento_pncti(context: dg.AssetExecutionContext, cti: CtiConfig, wareho
             "no_coinciden_con_publicado": dg.MetadataValue.int(len(report.reconciliation)),
             "graficos": dg.MetadataValue.int(charts),
             "reporte": dg.MetadataValue.md(markdown),
-            **unchanged_metadata(kept is not None, huella),
+            **fingerprint_metadata(kept is not None, huella, UNCHANGED_NOTE),
         }
     )
 
@@ -121,10 +121,6 @@ def kept_report(record: Path, huella: str, report: Report, exports_dir: Path) ->
 
 def png_text(png: bytes | None) -> str:
     return base64.b64encode(png).decode("ascii") if png else ""
-
-
-def unchanged_metadata(unchanged: bool, huella: str) -> dict:
-    return {"sin_cambios": unchanged, "huella": huella, **({"nota": UNCHANGED_NOTE} if unchanged else {})}
 
 
 @dg.asset(
@@ -192,7 +188,7 @@ def observaciones_entidades(context: dg.AssetExecutionContext, cti: CtiConfig, w
                 markdown_table(per_entity[["libro", "filas_en_cuarentena", "reglas_incumplidas", "archivos_rechazados"]], max_rows=30)
             ),
             "por_regla": dg.MetadataValue.md(markdown_table(summary["por_regla"], max_rows=30)),
-            **unchanged_metadata(unchanged, huella),
+            **fingerprint_metadata(unchanged, huella, UNCHANGED_NOTE),
         }
     )
 
