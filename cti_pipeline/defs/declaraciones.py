@@ -18,6 +18,7 @@ from cti_pipeline.defs.partitions import partition_year, yearly_partitions
 from cti_pipeline.defs.resources import CtiConfig, WarehouseResource
 from cti_pipeline.domain import fingerprints, quality
 from cti_pipeline.domain.declaraciones import process_declaraciones
+from cti_pipeline.domain.read_cache import ReadCache
 from cti_pipeline.memory import peak_memory_mb
 from cti_pipeline.warehouse import TableWrite, replace_partitions
 
@@ -79,7 +80,8 @@ def declaraciones(context: dg.AssetExecutionContext, cti: CtiConfig, warehouse: 
         if fingerprints.unchanged(conn, DECLARACION.origen, anio, huella):
             yield from _unchanged_results(context, conn, anio, huella, catalogs, started)
             return
-    result = process_declaraciones(year_dir, anio, catalogs)
+    cache = ReadCache(cti.read_cache_dir(DECLARACION.origen, anio))
+    result = process_declaraciones(year_dir, anio, catalogs, cache=cache)
     for warning in result.warnings:
         context.log.warning(warning)
     for rejected in result.rejected_files.itertuples():
@@ -115,6 +117,7 @@ def declaraciones(context: dg.AssetExecutionContext, cti: CtiConfig, warehouse: 
             RAW_COLUMNS,
             raw_rows,
             archivos_leidos=len(counts),
+            archivos_desde_cache=dg.MetadataValue.int(result.files_from_cache),
             tiempos_s=dg.MetadataValue.json(result.timings),
             memoria_pico_proceso_mb=dg.MetadataValue.json(result.peak_mb),
             **fingerprint_metadata(False, huella, UNCHANGED_NOTE),

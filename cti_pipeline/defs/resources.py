@@ -39,6 +39,10 @@ class CtiConfig(dg.ConfigurableResource):
     def bi_copy(self) -> Path:
         return Path(self.data_dir) / "warehouse" / "bi.duckdb"
 
+    def read_cache_dir(self, origen: str, anio: int) -> Path:
+        """Where the files of one source and year, as last read, are kept (domain/read_cache.py)."""
+        return Path(self.data_dir) / ".cache" / "lecturas" / origen / str(anio)
+
 
 class WarehouseResource(DuckDBResource):
     """The DuckDB warehouse file (one writer process at a time: every user declares pool="duckdb")."""

@@ -12,17 +12,9 @@ import pandas as pd
 from cti_pipeline.contracts.columns import prepare_frame, typed_frame
 from cti_pipeline.contracts.declaracion import DATAFRAME_RULE_COLUMNS, DECLARACION, allowed_values, declaracion_model
 from cti_pipeline.contracts.reference import DeclarationCatalogs
-from cti_pipeline.domain.ingest import (
-    EXTRA_COLUMN,
-    LONG_EXTRA_COLUMN,
-    MTIME_COLUMN,
-    long_extra_failures,
-    model_failures,
-    quarantine_rows,
-    read_source_files,
-    rejected_files_frame,
-    row_states,
-)
+from cti_pipeline.domain.ingest import long_extra_failures, model_failures, quarantine_rows, rejected_files_frame, row_states
+from cti_pipeline.domain.read_cache import ReadCache
+from cti_pipeline.domain.reading import EXTRA_COLUMN, LONG_EXTRA_COLUMN, MTIME_COLUMN, read_source_files
 from cti_pipeline.landing.discovery import discover_files
 from cti_pipeline.landing.readers import ROW_COLUMN
 from cti_pipeline.memory import peak_memory_mb, release_freed_memory
@@ -39,6 +31,7 @@ class IngestResult:
     warnings: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)  # seconds per phase (discover, read, ...)
     peak_mb: dict[str, int] = field(default_factory=dict)  # peak resident memory at the end of each phase
+    files_from_cache: int = 0  # files loaded from the read cache, unchanged since they were last read
 
     def hand_over_raw(self) -> pd.DataFrame:
         """The raw rows, for the caller to write; the result keeps an empty frame with the same columns
@@ -77,13 +70,19 @@ def supersession(prepared: pd.DataFrame, mtime_ns: pd.Series) -> tuple[pd.Series
 
 
 def process_declaraciones(
-    year_dir: Path, anio: int, catalogs: DeclarationCatalogs, detected_at: dt.datetime | None = None
+    year_dir: Path,
+    anio: int,
+    catalogs: DeclarationCatalogs,
+    detected_at: dt.datetime | None = None,
+    cache: ReadCache | None = None,
 ) -> IngestResult:
+    """One year's files to raw, staged and quarantined rows. With a `cache`, files read before and
+    unchanged since are loaded from it (`domain.read_cache`)."""
     detected_at = detected_at or dt.datetime.now(dt.UTC).replace(tzinfo=None)
     lap = Laps()
     discovery = discover_files(year_dir)
     lap("discover")
-    batch = read_source_files(discovery.files, DECLARACION)
+    batch = read_source_files(discovery.files, DECLARACION, cache)
     rows = batch.rows
     release_freed_memory()
     lap("read")
@@ -129,6 +128,7 @@ def process_declaraciones(
         quarantined=quarantined,
         rejected_files=rejected_files_frame(DECLARACION.origen, anio, discovery.rejected + batch.rejected, detected_at),
         warnings=discovery.warnings + batch.warnings,
+        files_from_cache=batch.read_from_cache,
     )
     del prepared, rows, batch
     release_freed_memory()  # before the caller's warehouse write needs memory of its own

@@ -27,16 +27,8 @@ from cti_pipeline.contracts.gpedc import (
     VALIDACIONES,
     Roster,
 )
-from cti_pipeline.domain.ingest import (
-    MTIME_COLUMN,
-    FileBatch,
-    long_extra_failures,
-    model_failures,
-    quarantine_rows,
-    read_source_files,
-    rejected_files_frame,
-    row_states,
-)
+from cti_pipeline.domain.ingest import long_extra_failures, model_failures, quarantine_rows, rejected_files_frame, row_states
+from cti_pipeline.domain.reading import MTIME_COLUMN, FileBatch, read_source_files
 from cti_pipeline.landing.discovery import FileRejection, LandedFile, discover_files
 from cti_pipeline.landing.readers import ROW_COLUMN, UnreadableFile, workbook_sheet_names
 

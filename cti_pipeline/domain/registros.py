@@ -31,15 +31,14 @@ from cti_pipeline.contracts.registros import (
     unknown_kind_reason,
 )
 from cti_pipeline.domain.ingest import (
-    EXTRA_COLUMN,
     QUARANTINE_COLUMNS,
     long_extra_failures,
     model_failures,
     quarantine_rows,
-    read_source_files,
     rejected_files_frame,
     row_states,
 )
+from cti_pipeline.domain.reading import EXTRA_COLUMN, read_source_files
 from cti_pipeline.landing.discovery import FileRejection, LandedFile, discover_files
 from cti_pipeline.landing.readers import ROW_COLUMN
 from cti_pipeline.warehouse import qualified, table_exists

@@ -65,6 +65,25 @@ def test_rematerialising_a_year_replaces_its_rows_and_leaves_other_years(data_di
     assert conn.execute("SELECT count(*) FROM raw.declaraciones WHERE anio = 2024").fetchone()[0] == 1
 
 
+def test_after_one_file_changes_only_that_file_is_read_again(data_dir: Path, resources, warehouse):
+    year = data_dir / "landing" / "declaraciones" / "2024"
+    write_xlsx(year / "a.xlsx", [declaracion_row(codigo_intervencion="A1")], mtime=1_700_000_000)
+    write_csv(year / "b.csv", [declaracion_row(ruc_entidad=valid_ruc("2060000001"), codigo_intervencion="B1")], mtime=1_700_000_100)
+    write_csv(year / "c.csv", [declaracion_row(ruc_entidad=valid_ruc("2060000002"), codigo_intervencion="C1")], mtime=1_700_000_200)
+
+    def raw_metadata(result: dg.ExecuteInProcessResult) -> dict:
+        return next(e.materialization.metadata for e in result.get_asset_materialization_events() if e.asset_key == dg.AssetKey(["raw", "declaraciones"]))
+
+    assert raw_metadata(materialize(resources, 2024))["archivos_desde_cache"].value == 0
+    write_csv(year / "b.csv", [declaracion_row(ruc_entidad=valid_ruc("2060000001"), codigo_intervencion="B2")], mtime=1_700_000_900)
+    second = raw_metadata(materialize(resources, 2024))
+
+    assert second["archivos_desde_cache"].value == 2
+    assert second["sin_cambios"].value is False
+    codes = warehouse().execute("SELECT codigo_intervencion FROM staging.declaraciones ORDER BY 1").fetchall()
+    assert codes == [("A1",), ("B2",), ("C1",)]
+
+
 def test_a_failed_write_leaves_the_previous_rows_of_the_year_intact(tmp_path: Path):
     """A real failure inside the transaction (a value DuckDB cannot cast) rolls every table back."""
     database = tmp_path / "w.duckdb"

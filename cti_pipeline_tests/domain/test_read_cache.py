@@ -1,0 +1,193 @@
+"""The read cache and the helper process: a cached or shared read gives exactly the rows of a plain read."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from cti_pipeline.contracts.declaracion import DECLARACION
+from cti_pipeline.domain import reading
+from cti_pipeline.domain.read_cache import ReadCache
+from cti_pipeline.domain.read_helper import read_with_helper
+from cti_pipeline.domain.reading import FilePart, ReadSpec, read_part, read_source_files
+from cti_pipeline.landing.discovery import FileRejection, discover_files
+from cti_pipeline_tests.factories import declaracion_row, valid_ruc, write_csv, write_xlsx
+
+SPEC = ReadSpec.of(DECLARACION)
+
+
+def write_year(folder: Path, files: int = 4) -> Path:
+    """A year folder with a workbook, CSVs in two encodings, a file with an extra column and an unreadable file."""
+    write_xlsx(folder / "a.xlsx", [declaracion_row(codigo_intervencion=f"X{i}", monto_ejecutado=10.5 + i) for i in range(3)], mtime=1_700_000_000)
+    write_csv(folder / "b.csv", [declaracion_row(nombre_entidad="Asociación Ñandú", ruc_entidad=valid_ruc("2060000001"))],
+              encoding="cp1252", separator=";", decimal_comma=True, mtime=1_700_000_100)
+    extra = declaracion_row(ruc_entidad=valid_ruc("2060000002"))
+    extra["observacion interna"] = "revisar"
+    write_csv(folder / "c.csv", [extra], mtime=1_700_000_200)
+    (folder / "d.xlsx").write_bytes(b"not a zip at all")
+    for i in range(files - 4):
+        write_csv(folder / f"e{i:03}.csv", [declaracion_row(ruc_entidad=valid_ruc(f"20700{i:05}"))], mtime=1_700_000_300 + i)
+    return folder
+
+
+def plain_read(folder: Path) -> reading.FileBatch:
+    return read_source_files(discover_files(folder).files, DECLARACION)
+
+
+def assert_same_batch(expected: reading.FileBatch, actual: reading.FileBatch) -> None:
+    pd.testing.assert_frame_equal(expected.rows, actual.rows)
+    assert actual.rejected == expected.rejected
+    assert actual.warnings == expected.warnings
+
+
+def test_a_second_read_loads_every_file_from_the_cache_and_gives_the_same_rows(tmp_path: Path):
+    folder = write_year(tmp_path / "landing")
+    expected = plain_read(folder)
+    assert len(expected.rows) == 5 and [r.archivo for r in expected.rejected] == ["d.xlsx"]
+    assert any("observacion_interna" in w for w in expected.warnings)
+
+    files = discover_files(folder).files
+    first = read_source_files(files, DECLARACION, ReadCache(tmp_path / "cache"))
+    second = read_source_files(files, DECLARACION, ReadCache(tmp_path / "cache"))
+
+    assert (first.read_from_cache, second.read_from_cache) == (0, 4)
+    assert_same_batch(expected, first)
+    assert_same_batch(expected, second)
+    assert second.rows.loc[second.rows["archivo"] == "b.csv", "nombre_entidad"].tolist() == ["Asociación Ñandú"]
+
+
+def test_a_changed_file_is_read_again_and_the_others_come_from_the_cache(tmp_path: Path):
+    folder = write_year(tmp_path / "landing")
+    cache = ReadCache(tmp_path / "cache")
+    read_source_files(discover_files(folder).files, DECLARACION, cache)
+
+    write_xlsx(folder / "a.xlsx", [declaracion_row(codigo_intervencion="NUEVO")], mtime=1_700_009_999)
+    batch = read_source_files(discover_files(folder).files, DECLARACION, cache)
+
+    assert batch.read_from_cache == 3
+    assert batch.rows.loc[batch.rows["archivo"] == "a.xlsx", "codigo_intervencion"].tolist() == ["NUEVO"]
+    assert_same_batch(plain_read(folder), batch)
+
+
+def test_an_entry_that_cannot_be_trusted_means_the_file_is_read_again(tmp_path: Path):
+    folder = write_year(tmp_path / "landing")
+    files = discover_files(folder).files
+    cache = ReadCache(tmp_path / "cache")
+    read_source_files(files, DECLARACION, cache)
+    a, b = (next(f for f in files if f.name == name) for name in ("a.xlsx", "b.csv"))
+    entry = cache.entry_path(a)
+    entry.write_bytes(entry.read_bytes()[:100])  # truncated (a crash mid-write of an older version)
+
+    assert cache.load(a, SPEC) is None
+    assert ReadCache(tmp_path / "cache", version="other code").load(b, SPEC) is None
+    other_columns = ReadSpec(SPEC.sheet, SPEC.names[:-1], SPEC.required_names)
+    assert cache.load(b, other_columns) is None
+    batch = read_source_files(files, DECLARACION, cache)
+    assert batch.read_from_cache == 3
+    assert_same_batch(plain_read(folder), batch)
+
+
+def test_a_rejected_file_is_cached_with_its_reason_and_entries_of_removed_files_are_pruned(tmp_path: Path):
+    folder = write_year(tmp_path / "landing")
+    cache = ReadCache(tmp_path / "cache")
+    read_source_files(discover_files(folder).files, DECLARACION, cache)
+    rejected = next(f for f in discover_files(folder).files if f.name == "d.xlsx")
+    outcome = cache.load(rejected, SPEC)
+    assert isinstance(outcome, FileRejection) and "no es un libro de Excel" in outcome.motivo
+
+    (folder / "c.csv").unlink()
+    read_source_files(discover_files(folder).files, DECLARACION, cache)
+    assert len(list((tmp_path / "cache").glob("*.arrow"))) == 3
+
+
+def test_an_unwritable_cache_only_costs_speed(tmp_path: Path):
+    folder = write_year(tmp_path / "landing")
+    blocked = tmp_path / "not_a_folder"
+    blocked.write_text("a file where the cache folder would be")
+    batch = read_source_files(discover_files(folder).files, DECLARACION, ReadCache(blocked / "cache"))
+    assert_same_batch(plain_read(folder), batch)
+
+
+def test_the_helper_reads_from_the_last_file_backwards_what_this_process_has_not_claimed(tmp_path: Path):
+    folder = write_year(tmp_path / "landing", files=30)
+    files = discover_files(folder).files
+    cache = ReadCache(tmp_path / "cache")
+    read_here: list[int] = []
+
+    def slow_reader(position: int) -> None:
+        # Wait until the helper has stored a file, so that both processes certainly take part.
+        deadline = time.monotonic() + 60
+        while not any(cache.folder.glob("*.arrow")) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        cache.store(files[position], SPEC, read_part(files[position], SPEC))
+        read_here.append(position)
+
+    count = read_with_helper(files, SPEC, cache, slow_reader)
+
+    assert 0 < count < len(files) and read_here == list(range(count))
+    for file in files:  # every file was read by one of the two and is in the cache
+        assert _same_outcome(cache.load(file, SPEC), read_part(file, SPEC)), file.name
+
+
+def test_the_helper_process_stops_at_the_first_file_already_claimed(tmp_path: Path):
+    folder = write_year(tmp_path / "landing", files=10)
+    files = discover_files(folder).files
+    claims = tmp_path / "claims"
+    claims.mkdir()
+    for position in range(6):  # as if this process had claimed files 0..5
+        (claims / str(position)).touch()
+    cache = ReadCache(tmp_path / "cache")
+    request = {
+        "files": [[str(f.path), f.size, f.mtime_ns] for f in files],
+        "spec": asdict(SPEC),
+        "cache": str(cache.folder),
+        "version": cache.version,
+        "claims": str(claims),
+    }
+    done = subprocess.run([sys.executable, "-m", "cti_pipeline.domain.read_helper"], input=json.dumps(request).encode(),
+                          capture_output=True, timeout=120, check=False)
+
+    assert done.returncode == 0, done.stderr.decode()
+    assert sorted(int(p.name) for p in claims.iterdir()) == list(range(10))
+    stored = [position for position, file in enumerate(files) if cache.load(file, SPEC) is not None]
+    assert stored == [6, 7, 8, 9]
+    assert all(_same_outcome(cache.load(files[p], SPEC), read_part(files[p], SPEC)) for p in stored)
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="the helper process is used only with a second core")
+def test_a_shared_read_gives_the_rows_of_a_plain_read_even_when_the_cache_cannot_be_written(tmp_path: Path, monkeypatch):
+    """Whatever the helper managed to read, a file it claimed but could not store is read here."""
+    folder = write_year(tmp_path / "landing", files=120)
+    monkeypatch.setattr(reading, "HELPER_MIN_FILES", 2)
+    files = discover_files(folder).files
+    (tmp_path / "blocked").write_text("not a folder")
+
+    shared = read_source_files(files, DECLARACION, ReadCache(tmp_path / "cache"))
+    unwritable = read_source_files(files, DECLARACION, ReadCache(tmp_path / "blocked" / "cache"))
+
+    expected = plain_read(folder)
+    assert len(expected.rows) == 121
+    assert_same_batch(expected, shared)
+    assert_same_batch(expected, unwritable)
+    assert len(list((tmp_path / "cache").glob("*.arrow"))) == 120
+
+
+def _same_outcome(left: FilePart | FileRejection | None, right: FilePart | FileRejection) -> bool:
+    if isinstance(right, FileRejection) or left is None:
+        return left == right
+    return (
+        left.raw.names == right.raw.names
+        and list(left.raw.fila) == list(right.raw.fila)
+        and (left.raw.hoja, left.raw.decimal_comma, left.raw.encoding) == (right.raw.hoja, right.raw.decimal_comma, right.raw.encoding)
+        and all(left.text[n].equals(right.text[n]) for n in right.raw.names)
+        and left.extras == right.extras
+        and left.warnings == right.warnings
+    )
