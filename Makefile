@@ -17,4 +17,4 @@ bench:
 	.venv/bin/python bench/run.py --rows 100000 --files 500
 
 clean:
-	rm -rf data/landing data/warehouse data/exports .dagster_home bench/out
+	rm -rf data/landing data/warehouse data/exports data/.cache .dagster_home bench/out
