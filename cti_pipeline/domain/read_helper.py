@@ -1,4 +1,4 @@
-"""A second process that reads a share of a folder's files into the ReadCache while this one reads the rest.
+"""A second process that reads a share of a folder's files while this one reads the rest.
 
 Reading is most of an ingestion's time and runs on one core (calamine and the text conversion hold
 the GIL). The helper is a fresh `python -m cti_pipeline.domain.read_helper`: it imports only what
@@ -6,9 +6,9 @@ reading needs (pandas, pyarrow, calamine; no Dagster, no pandera), so it starts 
 second, and nothing is forked from the Dagster run process (forking a process with threads can
 deadlock). The two processes share the work without talking: each file is claimed by creating a
 marker file exclusively, this process from the first file onwards, the helper from the last one
-backwards, and each stops at the first file the other has claimed. The helper's reads reach this
-process through the cache; a file the helper claimed but did not store (it failed, or was killed)
-is read here, so no file is ever lost to the helper.
+backwards, and each stops at the first file the other has claimed. The helper hands its reads over
+as one Arrow IPC file in the read cache's format; a file it claimed but did not hand over (it
+failed, or was killed) is read here, so no file is ever lost to the helper.
 """
 
 from __future__ import annotations
@@ -23,12 +23,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 
-from cti_pipeline.domain.read_cache import ReadCache
+from cti_pipeline.domain.read_cache import Outcome, entries_for, read_entries, write_entries
 from cti_pipeline.domain.reading import TRIM_EVERY_FILES, ReadSpec, read_part
 from cti_pipeline.landing.discovery import LandedFile
 from cti_pipeline.memory import trim_heap, use_system_allocator_for_arrow
 
 HELPER_TIMEOUT_SECONDS = 900
+REQUEST = "request.json"
+HANDED_OVER = "helper.arrow"
 
 
 def claim(claims: Path, position: int) -> bool:
@@ -40,27 +42,33 @@ def claim(claims: Path, position: int) -> bool:
         return False
 
 
-def read_with_helper(files: Sequence[LandedFile], spec: ReadSpec, cache: ReadCache, read_here: Callable[[int], object]) -> int:
-    """Read `files` here (through `read_here(position)`) and in a helper process (into `cache`), until
-    every file is claimed by one of them. Returns how many files this process read."""
+def read_with_helper(
+    files: Sequence[LandedFile], spec: ReadSpec, version: str, read_here: Callable[[int], object]
+) -> dict[str, Outcome]:
+    """Read `files` here (through `read_here(position)`) and in a helper process, until every file is
+    claimed by one of them. Returns what the helper read, by file name."""
     claims = Path(tempfile.mkdtemp(prefix="cti-lecturas-"))
     request = {
         "files": [[str(file.path), file.size, file.mtime_ns] for file in files],
         "spec": asdict(spec),
-        "cache": str(cache.folder),
-        "version": cache.version,
+        "version": version,
         "claims": str(claims),
     }
-    helper = subprocess.Popen(
-        [sys.executable, "-m", "cti_pipeline.domain.read_helper"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    read = 0
+    # A file, not the helper's stdin: a pipe holds 64 KB, and writing more would wait for the helper to
+    # finish importing before this process could start reading.
+    (claims / REQUEST).write_text(json.dumps(request))
     try:
-        helper.stdin.write(json.dumps(request).encode())
-        helper.stdin.close()
+        helper = subprocess.Popen(
+            [sys.executable, "-m", "cti_pipeline.domain.read_helper", str(claims / REQUEST)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    except OSError:  # no helper: the caller reads every file
+        shutil.rmtree(claims, ignore_errors=True)
+        return {}
+    try:
+        read = 0
         for position in range(len(files)):
             if not claim(claims, position):
                 break
@@ -71,29 +79,34 @@ def read_with_helper(files: Sequence[LandedFile], spec: ReadSpec, cache: ReadCac
         if read == len(files):
             helper.kill()  # it has nothing left to read (it may still be starting up)
         helper.wait(timeout=HELPER_TIMEOUT_SECONDS)
-    except (OSError, subprocess.TimeoutExpired):  # a helper that cannot start or hangs: the caller reads its files
+        return entries_for(read_entries(claims / HANDED_OVER, version, spec), files)
+    except BaseException as error:  # a helper that hangs (the caller reads its files), or a failure here
         helper.kill()
         helper.wait()
+        if not isinstance(error, subprocess.TimeoutExpired):
+            raise
+        return {}
     finally:
         shutil.rmtree(claims, ignore_errors=True)
-    return read
 
 
-def main() -> int:
-    request = json.load(sys.stdin)
+def main(argv: list[str]) -> int:
+    request = json.loads(Path(argv[0]).read_text())
     use_system_allocator_for_arrow()
     spec = ReadSpec(request["spec"]["sheet"], tuple(request["spec"]["names"]), tuple(request["spec"]["required_names"]))
-    cache = ReadCache(Path(request["cache"]), request["version"])
     claims = Path(request["claims"])
     files = [LandedFile(Path(path), size, mtime_ns) for path, size, mtime_ns in request["files"]]
-    for done, position in enumerate(reversed(range(len(files))), start=1):
+    outcomes: dict[LandedFile, Outcome] = {}
+    for position in reversed(range(len(files))):
         if not claim(claims, position):
             break
-        cache.store(files[position], spec, read_part(files[position], spec))
-        if done % TRIM_EVERY_FILES == 0:
+        outcomes[files[position]] = read_part(files[position], spec)
+        if len(outcomes) % TRIM_EVERY_FILES == 0:
             trim_heap()
+    write_entries(claims / HANDED_OVER, request["version"], spec, outcomes)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Its result is on disk (written and closed): skip the interpreter's teardown, which the caller waits for.
+    os._exit(main(sys.argv[1:]))

@@ -90,38 +90,35 @@ def read_source_files(files: Iterable[LandedFile], spec: Readable, cache: ReadCa
     """Read each file, reject unreadable ones or ones lacking a required column, and stack the rest into
     one frame of trimmed text with provenance columns.
 
-    With a cache, unchanged files are loaded from it, newly read ones are stored in it, and entries of
-    files no longer in `files` are removed.
+    With a cache, files unchanged since they were last read are loaded from it, the rest are read
+    (shared with a helper process when there are many), and the cache is rewritten with this read.
     """
     files = list(files)
     read_spec = ReadSpec.of(spec)
-    outcomes: list[FilePart | FileRejection | None] = [None] * len(files)
-    from_cache = 0
-    if cache is not None:
-        for position, file in enumerate(files):
-            outcomes[position] = cache.load(file, read_spec)
-        from_cache = sum(outcome is not None for outcome in outcomes)
-    pending = [position for position, outcome in enumerate(outcomes) if outcome is None]
+    cached = cache.load(files, read_spec) if cache is not None else {}
+    outcomes: dict[LandedFile, FilePart | FileRejection | None] = {file: cached.get(file.name) for file in files}
+    pending = [file for file in files if outcomes[file] is None]
+
+    def read_here(position: int) -> None:
+        outcomes[pending[position]] = read_part(pending[position], read_spec)
+
     if cache is not None and len(pending) >= HELPER_MIN_FILES and (os.cpu_count() or 1) > 1:
         from cti_pipeline.domain.read_helper import read_with_helper
 
-        def read_here(i: int) -> None:
-            outcomes[pending[i]] = _read_and_keep(files[pending[i]], read_spec, cache)
-
-        read_with_helper([files[p] for p in pending], read_spec, cache, read_here)
-        for position in pending:  # what the helper read (and, should it have failed, what it did not)
-            if outcomes[position] is None:
-                outcomes[position] = cache.load(files[position], read_spec) or _read_and_keep(files[position], read_spec, cache)
+        by_helper = read_with_helper(pending, read_spec, cache.version, read_here)
+        for file in pending:  # what the helper read (and, had it failed, what it did not)
+            if outcomes[file] is None:
+                outcomes[file] = by_helper.get(file.name) or read_part(file, read_spec)
     else:
-        for done, position in enumerate(pending, start=1):
-            outcomes[position] = _read_and_keep(files[position], read_spec, cache)
-            if done % TRIM_EVERY_FILES == 0:
+        for position in range(len(pending)):
+            read_here(position)
+            if (position + 1) % TRIM_EVERY_FILES == 0:
                 trim_heap()  # each file's cells are freed Python objects; keep the heap from growing with them
-    if cache is not None:
-        cache.prune(files)
+    if cache is not None and not cache.up_to_date:
+        cache.save(read_spec, outcomes)
     parts: list[FilePart] = []
-    batch = FileBatch(rows=pd.DataFrame(), read_from_cache=from_cache)
-    for outcome in outcomes:
+    batch = FileBatch(rows=pd.DataFrame(), read_from_cache=len(cached))
+    for outcome in outcomes.values():
         if isinstance(outcome, FileRejection):
             batch.rejected.append(outcome)
         else:
@@ -129,13 +126,6 @@ def read_source_files(files: Iterable[LandedFile], spec: Readable, cache: ReadCa
             batch.warnings.extend(outcome.warnings)
     batch.rows = _stack_parts(parts) if parts else empty_rows(spec)
     return batch
-
-
-def _read_and_keep(file: LandedFile, spec: ReadSpec, cache: ReadCache | None) -> FilePart | FileRejection:
-    outcome = read_part(file, spec)
-    if cache is not None:
-        cache.store(file, spec, outcome)
-    return outcome
 
 
 def _stack_parts(parts: list[FilePart]) -> pd.DataFrame:

@@ -15,7 +15,7 @@ import pytest
 
 from cti_pipeline.contracts.declaracion import DECLARACION
 from cti_pipeline.domain import reading
-from cti_pipeline.domain.read_cache import ReadCache
+from cti_pipeline.domain.read_cache import ReadCache, read_entries, reading_code_version
 from cti_pipeline.domain.read_helper import read_with_helper
 from cti_pipeline.domain.reading import FilePart, ReadSpec, read_part, read_source_files
 from cti_pipeline.landing.discovery import FileRejection, discover_files
@@ -77,35 +77,34 @@ def test_a_changed_file_is_read_again_and_the_others_come_from_the_cache(tmp_pat
     assert_same_batch(plain_read(folder), batch)
 
 
-def test_an_entry_that_cannot_be_trusted_means_the_file_is_read_again(tmp_path: Path):
+def test_a_cache_that_cannot_be_trusted_means_the_files_are_read_again(tmp_path: Path):
     folder = write_year(tmp_path / "landing")
     files = discover_files(folder).files
     cache = ReadCache(tmp_path / "cache")
     read_source_files(files, DECLARACION, cache)
-    a, b = (next(f for f in files if f.name == name) for name in ("a.xlsx", "b.csv"))
-    entry = cache.entry_path(a)
-    entry.write_bytes(entry.read_bytes()[:100])  # truncated (a crash mid-write of an older version)
+    assert len(cache.load(files, SPEC)) == 4
 
-    assert cache.load(a, SPEC) is None
-    assert ReadCache(tmp_path / "cache", version="other code").load(b, SPEC) is None
-    other_columns = ReadSpec(SPEC.sheet, SPEC.names[:-1], SPEC.required_names)
-    assert cache.load(b, other_columns) is None
+    assert ReadCache(tmp_path / "cache", version="other code").load(files, SPEC) == {}
+    assert cache.load(files, ReadSpec(SPEC.sheet, SPEC.names[:-1], SPEC.required_names)) == {}
+    cache.path.write_bytes(cache.path.read_bytes()[:300])  # truncated (a crash mid-write of an older version)
+    assert cache.load(files, SPEC) == {}
     batch = read_source_files(files, DECLARACION, cache)
-    assert batch.read_from_cache == 3
+    assert batch.read_from_cache == 0
     assert_same_batch(plain_read(folder), batch)
+    assert len(cache.load(files, SPEC)) == 4  # and it was written again
 
 
-def test_a_rejected_file_is_cached_with_its_reason_and_entries_of_removed_files_are_pruned(tmp_path: Path):
+def test_a_rejected_file_is_cached_with_its_reason_and_files_that_left_the_folder_leave_the_cache(tmp_path: Path):
     folder = write_year(tmp_path / "landing")
     cache = ReadCache(tmp_path / "cache")
     read_source_files(discover_files(folder).files, DECLARACION, cache)
-    rejected = next(f for f in discover_files(folder).files if f.name == "d.xlsx")
-    outcome = cache.load(rejected, SPEC)
+    outcome = cache.load(discover_files(folder).files, SPEC)["d.xlsx"]
     assert isinstance(outcome, FileRejection) and "no es un libro de Excel" in outcome.motivo
 
     (folder / "c.csv").unlink()
-    read_source_files(discover_files(folder).files, DECLARACION, cache)
-    assert len(list((tmp_path / "cache").glob("*.arrow"))) == 3
+    batch = read_source_files(discover_files(folder).files, DECLARACION, cache)
+    assert batch.read_from_cache == 3
+    assert sorted(read_entries(cache.path, cache.version, SPEC)) == ["a.xlsx", "b.csv", "d.xlsx"]
 
 
 def test_an_unwritable_cache_only_costs_speed(tmp_path: Path):
@@ -117,24 +116,20 @@ def test_an_unwritable_cache_only_costs_speed(tmp_path: Path):
 
 
 def test_the_helper_reads_from_the_last_file_backwards_what_this_process_has_not_claimed(tmp_path: Path):
-    folder = write_year(tmp_path / "landing", files=30)
+    folder = write_year(tmp_path / "landing", files=40)
     files = discover_files(folder).files
-    cache = ReadCache(tmp_path / "cache")
     read_here: list[int] = []
 
     def slow_reader(position: int) -> None:
-        # Wait until the helper has stored a file, so that both processes certainly take part.
-        deadline = time.monotonic() + 60
-        while not any(cache.folder.glob("*.arrow")) and time.monotonic() < deadline:
-            time.sleep(0.01)
-        cache.store(files[position], SPEC, read_part(files[position], SPEC))
+        time.sleep(0.1)  # 4 s for all: the helper, which starts in about half a second, certainly takes part
         read_here.append(position)
 
-    count = read_with_helper(files, SPEC, cache, slow_reader)
+    by_helper = read_with_helper(files, SPEC, reading_code_version(), slow_reader)
 
-    assert 0 < count < len(files) and read_here == list(range(count))
-    for file in files:  # every file was read by one of the two and is in the cache
-        assert _same_outcome(cache.load(file, SPEC), read_part(file, SPEC)), file.name
+    assert 0 < len(read_here) < len(files) and read_here == list(range(len(read_here)))
+    assert sorted(by_helper) == sorted(f.name for f in files[len(read_here):])
+    for file in files[len(read_here):]:
+        assert _same_outcome(by_helper[file.name], read_part(file, SPEC)), file.name
 
 
 def test_the_helper_process_stops_at_the_first_file_already_claimed(tmp_path: Path):
@@ -144,22 +139,17 @@ def test_the_helper_process_stops_at_the_first_file_already_claimed(tmp_path: Pa
     claims.mkdir()
     for position in range(6):  # as if this process had claimed files 0..5
         (claims / str(position)).touch()
-    cache = ReadCache(tmp_path / "cache")
-    request = {
-        "files": [[str(f.path), f.size, f.mtime_ns] for f in files],
-        "spec": asdict(SPEC),
-        "cache": str(cache.folder),
-        "version": cache.version,
-        "claims": str(claims),
-    }
-    done = subprocess.run([sys.executable, "-m", "cti_pipeline.domain.read_helper"], input=json.dumps(request).encode(),
+    version = reading_code_version()
+    request = {"files": [[str(f.path), f.size, f.mtime_ns] for f in files], "spec": asdict(SPEC), "version": version, "claims": str(claims)}
+    (claims / "request.json").write_text(json.dumps(request))
+    done = subprocess.run([sys.executable, "-m", "cti_pipeline.domain.read_helper", str(claims / "request.json")],
                           capture_output=True, timeout=120, check=False)
 
     assert done.returncode == 0, done.stderr.decode()
-    assert sorted(int(p.name) for p in claims.iterdir()) == list(range(10))
-    stored = [position for position, file in enumerate(files) if cache.load(file, SPEC) is not None]
-    assert stored == [6, 7, 8, 9]
-    assert all(_same_outcome(cache.load(files[p], SPEC), read_part(files[p], SPEC)) for p in stored)
+    assert sorted(int(p.stem) for p in claims.iterdir() if p.stem.isdigit()) == list(range(10))
+    handed_over = read_entries(claims / "helper.arrow", version, SPEC)
+    assert sorted(handed_over) == sorted(f.name for f in files[6:])
+    assert all(_same_outcome(handed_over[f.name][1], read_part(f, SPEC)) for f in files[6:])
 
 
 @pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="the helper process is used only with a second core")
@@ -177,7 +167,7 @@ def test_a_shared_read_gives_the_rows_of_a_plain_read_even_when_the_cache_cannot
     assert len(expected.rows) == 121
     assert_same_batch(expected, shared)
     assert_same_batch(expected, unwritable)
-    assert len(list((tmp_path / "cache").glob("*.arrow"))) == 120
+    assert len(ReadCache(tmp_path / "cache").load(files, SPEC)) == 120
 
 
 def _same_outcome(left: FilePart | FileRejection | None, right: FilePart | FileRejection) -> bool:
