@@ -10,7 +10,8 @@ or its rejection and reason) and is used only while all of these are unchanged:
 So when one entity re-submits its workbook, the year's next materialisation reads that workbook and
 loads the other files' rows from here. The entries of one source and year are one file,
 `<data>/.cache/lecturas/<origen>/<anio>/lecturas.arrow` (one write and one read per run, however
-many files: 500 small files cost 0.2-0.3 s to write on ext4, one file of the same rows 0.03 s),
+many files: 500 small files cost 0.2-0.3 s to write on ext4, one file of the same rows 0.03 s;
+zstd-compressed, a million rows are 40 MB instead of 384 MB, written in 0.3 s instead of 0.8 s),
 beside the landing zone whose content it repeats (the same data, the same access rules). It is
 rewritten after each read with the entries of the files read, so files that left the folder leave
 it too. Anything wrong with it (missing, truncated, written by other code) means the files are
@@ -88,7 +89,8 @@ def write_entries(path: Path, version: str, spec: ReadSpec, outcomes: Mapping[La
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with pa.OSFile(str(temporary), "wb") as handle, pa.ipc.new_file(handle, table.schema) as writer:
+        options = pa.ipc.IpcWriteOptions(compression="zstd")
+        with pa.OSFile(str(temporary), "wb") as handle, pa.ipc.new_file(handle, table.schema, options=options) as writer:
             writer.write_table(table)
         os.replace(temporary, path)
         return True
@@ -152,13 +154,17 @@ def _outcome(table: pa.Table, entry: dict[str, object]) -> Outcome:
         return FileRejection(entry["archivo"], entry["motivo"])
     rows = table.slice(entry["start"], entry["length"])
     names = list(entry["names"])
-    text = {name: rows.column(f"c:{name}").combine_chunks() for name in names}
+    text = {name: _one_array(rows.column(f"c:{name}")) for name in names}
     raw = RawTable(names, [], rows.column("fila").to_numpy(), entry["hoja"], entry["decimal_comma"], entry["encoding"])
     extras = long_extra = None
     if entry["extras"]:
         extras = rows.column("x:extras").to_pylist()
         long_extra = rows.column("x:long_extra").to_pylist()
     return FilePart(raw, text, extras, long_extra, entry["archivo"], 0, list(entry["warnings"]))
+
+
+def _one_array(column: pa.ChunkedArray) -> pa.Array:
+    return column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()  # a slice of one batch: no copy
 
 
 def _with_file(outcome: Outcome, file: LandedFile) -> Outcome:
