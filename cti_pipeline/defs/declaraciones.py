@@ -118,6 +118,7 @@ def declaraciones(context: dg.AssetExecutionContext, cti: CtiConfig, warehouse: 
             raw_rows,
             archivos_leidos=len(counts),
             archivos_desde_cache=dg.MetadataValue.int(result.files_from_cache),
+            archivos_leidos_por_ayudante=dg.MetadataValue.int(result.files_by_helper),
             tiempos_s=dg.MetadataValue.json(result.timings),
             memoria_pico_proceso_mb=dg.MetadataValue.json(result.peak_mb),
             **fingerprint_metadata(False, huella, UNCHANGED_NOTE),
@@ -176,13 +177,16 @@ def _check_results(anio, catalogs, unreconciled, duplicates, unconverted):
 
 
 def huella_row(anio: int, huella: str, result):
+    """The year's fingerprint row; none when a file failed for a reason that may not recur (the disk,
+    memory), so that the next run reads the year again instead of keeping that rejection."""
     counts = {
         "filas_raw": len(result.raw),
         "filas_staging": len(result.staged),
         "filas_cuarentena": len(result.quarantined),
         "archivos_rechazados": len(result.rejected_files),
     }
-    return fingerprints.huella_frame(DECLARACION.origen, anio, huella, counts)
+    row = fingerprints.huella_frame(DECLARACION.origen, anio, huella, counts)
+    return row.iloc[:0] if result.transient_rejections else row
 
 
 def year_quality(conn, anio: int):

@@ -32,6 +32,9 @@ class IngestResult:
     timings: dict[str, float] = field(default_factory=dict)  # seconds per phase (discover, read, ...)
     peak_mb: dict[str, int] = field(default_factory=dict)  # peak resident memory at the end of each phase
     files_from_cache: int = 0  # files loaded from the read cache, unchanged since they were last read
+    files_by_helper: int = 0  # files read by the helper process
+    # Files rejected for a failure that may not recur (disk, memory): the year must be read again next run.
+    transient_rejections: int = 0
 
     def hand_over_raw(self) -> pd.DataFrame:
         """The raw rows, for the caller to write; the result keeps an empty frame with the same columns
@@ -129,6 +132,8 @@ def process_declaraciones(
         rejected_files=rejected_files_frame(DECLARACION.origen, anio, discovery.rejected + batch.rejected, detected_at),
         warnings=discovery.warnings + batch.warnings,
         files_from_cache=batch.read_from_cache,
+        files_by_helper=batch.read_by_helper,
+        transient_rejections=sum(r.transient for r in discovery.rejected + batch.rejected),
     )
     del prepared, rows, batch
     release_freed_memory()  # before the caller's warehouse write needs memory of its own

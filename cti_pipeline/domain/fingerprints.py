@@ -38,7 +38,8 @@ HUELLAS = {
 }
 PACKAGE = Path(__file__).resolve().parent.parent
 # The code that decides which rows a year's files give (relative to the package).
-CODE = ("settings.py", "warehouse.py", "contracts", "landing/discovery.py", "landing/readers.py", "domain/reading.py", "domain/ingest.py")
+CODE = ("settings.py", "warehouse.py", "contracts", "landing/discovery.py", "landing/readers.py", "domain/reading.py", "domain/read_cache.py",
+        "domain/read_helper.py", "domain/ingest.py")
 LIBRARIES = ("pandas", "pandera", "pyarrow", "python-calamine", "duckdb")
 # What the counts in meta.huellas are compared with: (table, extra condition) per counted column.
 COUNTED = {

@@ -16,16 +16,25 @@ beside the landing zone whose content it repeats (the same data, the same access
 rewritten after each read with the entries of the files read, so files that left the folder leave
 it too. Anything wrong with it (missing, truncated, written by other code) means the files are
 simply read again.
+
+Two outcomes are not kept, so that the next run reads the file again: a rejection for a failure
+that may not recur (`FileRejection.transient`: the disk, memory), and a file modified less than
+`RECENT_SECONDS` before the read started (it may still have been changing within the file system's
+timestamp resolution, with the same size: git's "racily clean" case).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import platform
+import shutil
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 
 from cti_pipeline.domain.reading import FilePart, ReadSpec
@@ -37,6 +46,10 @@ READING_CODE = ("settings.py", "contracts/text.py", "landing/discovery.py", "lan
 READING_LIBRARIES = ("pandas", "pyarrow", "python-calamine")
 METADATA_KEY = b"cti_lecturas"
 CACHE_FILE = "lecturas.arrow"
+RECENT_SECONDS = 2
+# Left behind only by a process that was killed: a helper's work folder or a half-written cache.
+LEFTOVER_PATTERNS = (".cti-lecturas-*", f".{CACHE_FILE}.*.tmp")
+LEFTOVER_AGE_SECONDS = 3600
 
 Outcome = FilePart | FileRejection
 
@@ -44,7 +57,7 @@ Outcome = FilePart | FileRejection
 def reading_code_version() -> str:
     from cti_pipeline.domain.fingerprints import code_version
 
-    return code_version(READING_CODE, READING_LIBRARIES)
+    return f"{code_version(READING_CODE, READING_LIBRARIES)}:python-{platform.python_version()}"
 
 
 class ReadCache:
@@ -68,10 +81,31 @@ class ReadCache:
         self.up_to_date = len(found) == len(files) == len(stored)
         return found
 
-    def save(self, spec: ReadSpec, outcomes: Mapping[LandedFile, Outcome]) -> bool:
-        """Replace the cache with these outcomes; False when it cannot be written (read-only data folder,
-        full disk): reading goes on without it."""
-        return write_entries(self.path, self.version, spec, outcomes)
+    def save(self, spec: ReadSpec, outcomes: Mapping[LandedFile, Outcome], read_started_ns: int | None = None) -> bool:
+        """Replace the cache with these outcomes (less those to read again next time); False when it
+        cannot be written (read-only data folder, full disk): reading goes on without it."""
+        started = time.time_ns() if read_started_ns is None else read_started_ns
+        kept = {file: outcome for file, outcome in outcomes.items() if worth_keeping(file, outcome, started)}
+        remove_leftovers(self.folder)
+        return write_entries(self.path, self.version, spec, kept)
+
+
+def worth_keeping(file: LandedFile, outcome: Outcome, read_started_ns: int) -> bool:
+    if isinstance(outcome, FileRejection) and outcome.transient:
+        return False
+    return file.mtime_ns < read_started_ns - RECENT_SECONDS * 1_000_000_000
+
+
+def remove_leftovers(folder: Path) -> None:
+    """Work folders and temporary files of killed processes (an hour old: no live run still uses them)."""
+    too_old = time.time() - LEFTOVER_AGE_SECONDS
+    for pattern in LEFTOVER_PATTERNS:
+        for path in folder.glob(pattern):
+            try:
+                if path.lstat().st_mtime < too_old:
+                    shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
+            except OSError:
+                pass
 
 
 def entries_for(stored: dict[str, tuple[dict[str, object], Outcome]], files: Iterable[LandedFile]) -> dict[str, Outcome]:
@@ -110,6 +144,8 @@ def read_entries(path: Path, version: str, spec: ReadSpec) -> dict[str, tuple[di
         about = json.loads(table.schema.metadata[METADATA_KEY])
         if about["version"] != version or about["spec"] != json.loads(json.dumps(asdict(spec))):
             return {}
+        if sum(entry.get("length", 0) for entry in about["files"]) != table.num_rows:
+            return {}
         return {entry["archivo"]: (entry, _outcome(table, entry)) for entry in about["files"]}
     except Exception:  # no cache, or one that cannot be trusted: the files are read again
         return {}
@@ -131,7 +167,8 @@ def _table(version: str, spec: ReadSpec, outcomes: Mapping[LandedFile, Outcome])
             start += len(raw)
         entries.append(entry)
     lengths = [len(part.raw) for part in parts]
-    columns: dict[str, pa.Array] = {"fila": pa.array([n for part in parts for n in part.raw.fila], pa.int64())}
+    fila = np.concatenate([np.asarray(part.raw.fila, dtype="int64") for part in parts]) if parts else np.array([], "int64")
+    columns: dict[str, pa.Array] = {"fila": pa.array(fila, pa.int64())}
     for name in spec.names:
         chunks = [part.text.get(name) for part in parts]
         columns[f"c:{name}"] = _concat([c if c is not None else pa.nulls(n, pa.large_string()) for c, n in zip(chunks, lengths, strict=True)])

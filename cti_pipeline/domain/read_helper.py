@@ -8,7 +8,9 @@ deadlock). The two processes share the work without talking: each file is claime
 marker file exclusively, this process from the first file onwards, the helper from the last one
 backwards, and each stops at the first file the other has claimed. The helper hands its reads over
 as one Arrow IPC file in the read cache's format; a file it claimed but did not hand over (it
-failed, or was killed) is read here, so no file is ever lost to the helper.
+failed, or was killed) is read here, so no file is ever lost to the helper. If the helper cannot
+be started at all, this process reads every file. The claims live in a work folder beside the read
+cache (`.cti-lecturas-*`, removed afterwards; one left by a killed run is removed an hour later).
 """
 
 from __future__ import annotations
@@ -43,29 +45,37 @@ def claim(claims: Path, position: int) -> bool:
 
 
 def read_with_helper(
-    files: Sequence[LandedFile], spec: ReadSpec, version: str, read_here: Callable[[int], object]
+    files: Sequence[LandedFile],
+    spec: ReadSpec,
+    version: str,
+    read_here: Callable[[int], object],
+    scratch: Path | None = None,
 ) -> dict[str, Outcome]:
     """Read `files` here (through `read_here(position)`) and in a helper process, until every file is
-    claimed by one of them. Returns what the helper read, by file name."""
-    claims = Path(tempfile.mkdtemp(prefix="cti-lecturas-"))
-    request = {
-        "files": [[str(file.path), file.size, file.mtime_ns] for file in files],
-        "spec": asdict(spec),
-        "version": version,
-        "claims": str(claims),
-    }
-    # A file, not the helper's stdin: a pipe holds 64 KB, and writing more would wait for the helper to
-    # finish importing before this process could start reading.
-    (claims / REQUEST).write_text(json.dumps(request))
+    claimed by one of them. Returns what the helper read, by file name. The claims go in a new folder
+    under `scratch` (the system's temporary folder when that cannot be written)."""
+    claims: Path | None = None
     try:
+        claims = work_folder(scratch)
+        request = {
+            "files": [[str(file.path), file.size, file.mtime_ns] for file in files],
+            "spec": asdict(spec),
+            "version": version,
+            "claims": str(claims),
+            "parent": os.getpid(),
+        }
+        # A file, not the helper's stdin: a pipe holds 64 KB, and writing more would wait for the helper
+        # to finish importing before this process could start reading.
+        (claims / REQUEST).write_text(json.dumps(request))
         helper = subprocess.Popen(
-            [sys.executable, "-m", "cti_pipeline.domain.read_helper", str(claims / REQUEST)],
+            [_python(), "-m", "cti_pipeline.domain.read_helper", str(claims / REQUEST)],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-    except OSError:  # no helper: the caller reads every file
-        shutil.rmtree(claims, ignore_errors=True)
+    except Exception:  # no helper (no temporary folder, no interpreter to start): the caller reads every file
+        if claims is not None:
+            shutil.rmtree(claims, ignore_errors=True)
         return {}
     try:
         read = 0
@@ -90,6 +100,22 @@ def read_with_helper(
         shutil.rmtree(claims, ignore_errors=True)
 
 
+def work_folder(scratch: Path | None) -> Path:
+    if scratch is not None:
+        try:
+            scratch.mkdir(parents=True, exist_ok=True)
+            return Path(tempfile.mkdtemp(prefix=".cti-lecturas-", dir=scratch))
+        except OSError:
+            pass
+    return Path(tempfile.mkdtemp(prefix="cti-lecturas-"))
+
+
+def _python() -> str:
+    if not sys.executable:
+        raise RuntimeError("no Python interpreter to start the helper with")
+    return sys.executable
+
+
 def main(argv: list[str]) -> int:
     request = json.loads(Path(argv[0]).read_text())
     use_system_allocator_for_arrow()
@@ -98,8 +124,8 @@ def main(argv: list[str]) -> int:
     files = [LandedFile(Path(path), size, mtime_ns) for path, size, mtime_ns in request["files"]]
     outcomes: dict[LandedFile, Outcome] = {}
     for position in reversed(range(len(files))):
-        if not claim(claims, position):
-            break
+        if os.getppid() != request.get("parent", os.getppid()) or not claim(claims, position):
+            break  # the caller is gone (nobody would take these reads), or has claimed this file
         outcomes[files[position]] = read_part(files[position], spec)
         if len(outcomes) % TRIM_EVERY_FILES == 0:
             trim_heap()

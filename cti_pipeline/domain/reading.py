@@ -11,6 +11,7 @@ machine has a second core and there are enough of them.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
@@ -71,6 +72,7 @@ class FileBatch:
     rejected: list[FileRejection] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     read_from_cache: int = 0  # files loaded from the ReadCache instead of being read again
+    read_by_helper: int = 0  # files read by the helper process
 
 
 @dataclass
@@ -95,6 +97,7 @@ def read_source_files(files: Iterable[LandedFile], spec: Readable, cache: ReadCa
     """
     files = list(files)
     read_spec = ReadSpec.of(spec)
+    started_ns = time.time_ns()
     cached = cache.load(files, read_spec) if cache is not None else {}
     outcomes: dict[LandedFile, FilePart | FileRejection | None] = {file: cached.get(file.name) for file in files}
     pending = [file for file in files if outcomes[file] is None]
@@ -102,10 +105,11 @@ def read_source_files(files: Iterable[LandedFile], spec: Readable, cache: ReadCa
     def read_here(position: int) -> None:
         outcomes[pending[position]] = read_part(pending[position], read_spec)
 
-    if cache is not None and len(pending) >= HELPER_MIN_FILES and (os.cpu_count() or 1) > 1:
+    by_helper = {}
+    if cache is not None and len(pending) >= HELPER_MIN_FILES and usable_cores() > 1:
         from cti_pipeline.domain.read_helper import read_with_helper
 
-        by_helper = read_with_helper(pending, read_spec, cache.version, read_here)
+        by_helper = read_with_helper(pending, read_spec, cache.version, read_here, scratch=cache.folder)
         for file in pending:  # what the helper read (and, had it failed, what it did not)
             if outcomes[file] is None:
                 outcomes[file] = by_helper.get(file.name) or read_part(file, read_spec)
@@ -115,9 +119,9 @@ def read_source_files(files: Iterable[LandedFile], spec: Readable, cache: ReadCa
             if (position + 1) % TRIM_EVERY_FILES == 0:
                 trim_heap()  # each file's cells are freed Python objects; keep the heap from growing with them
     if cache is not None and not cache.up_to_date:
-        cache.save(read_spec, outcomes)
+        cache.save(read_spec, outcomes, read_started_ns=started_ns)
     parts: list[FilePart] = []
-    batch = FileBatch(rows=pd.DataFrame(), read_from_cache=len(cached))
+    batch = FileBatch(rows=pd.DataFrame(), read_from_cache=len(cached), read_by_helper=len(by_helper))
     for outcome in outcomes.values():
         if isinstance(outcome, FileRejection):
             batch.rejected.append(outcome)
@@ -126,6 +130,14 @@ def read_source_files(files: Iterable[LandedFile], spec: Readable, cache: ReadCa
             batch.warnings.extend(outcome.warnings)
     batch.rows = _stack_parts(parts) if parts else empty_rows(spec)
     return batch
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (a container's CPU set, not the host's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 def _stack_parts(parts: list[FilePart]) -> pd.DataFrame:
@@ -181,9 +193,9 @@ def read_part(file: LandedFile, spec: Readable) -> FileRejection | FilePart:
     try:
         table = read_raw(file, spec.sheet)
     except UnreadableFile as error:
-        return FileRejection(file.name, str(error))
+        return FileRejection(file.name, str(error), transient=error.transient)
     except MemoryError:
-        return FileRejection(file.name, "El archivo es demasiado grande para procesarlo.")
+        return FileRejection(file.name, "El archivo es demasiado grande para procesarlo.", transient=True)
     missing = [name for name in spec.required_names if name not in table.names]
     if missing:
         found = ", ".join(table.names) or "ninguna"

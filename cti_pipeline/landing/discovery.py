@@ -36,6 +36,7 @@ class LandedFile:
 class FileRejection:
     archivo: str
     motivo: str
+    transient: bool = field(default=False, compare=False)  # may not recur: read the file again next time
 
 
 @dataclass

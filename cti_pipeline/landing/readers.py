@@ -27,7 +27,15 @@ ROW_COLUMN = "fila"
 
 
 class UnreadableFile(Exception):
-    """The file cannot be read at all; the message is the Spanish `motivo` for the entity."""
+    """The file cannot be read at all; the message is the Spanish `motivo` for the entity.
+
+    `transient`: the failure may not recur (the disk or the system failed, not the file's content),
+    so the rejection must not be remembered as what the file reads as.
+    """
+
+    def __init__(self, motivo: str, transient: bool = False):
+        super().__init__(motivo)
+        self.transient = transient
 
 
 @dataclass
@@ -46,7 +54,7 @@ class RawTable:
     """A file's body as untrimmed text columns: what `read_table` builds its frame from.
 
     Plain lists, so reading many small files costs no per-file DataFrame work; `to_frame` (or
-    `domain.ingest.read_source_files`, for many files at once) trims and types them in bulk.
+    `domain.reading.read_source_files`, for many files at once) trims and types them in bulk.
     """
 
     names: list[str]
@@ -124,11 +132,22 @@ def check_workbook_container(file: LandedFile) -> None:
                             raise UnreadableFile(_unpack_limit_message(unpacked))
     except UnreadableFile:
         raise
-    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, ValueError, OSError) as error:
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, ValueError) as error:
         raise UnreadableFile(
             "El archivo no es un libro de Excel .xlsx válido (está dañado o no es un .xlsx). "
             f"Ábralo en Excel y guárdelo de nuevo como .xlsx. Detalle: {error}"
         ) from error
+    except OSError as error:
+        raise could_not_open(error) from error
+
+
+def could_not_open(error: OSError) -> UnreadableFile:
+    """The file could not be opened or read from disk (permissions, a file being replaced, I/O)."""
+    return UnreadableFile(
+        f"No se pudo abrir el archivo en el servidor ({error.strerror or error}). "
+        "Se intentará leerlo de nuevo en la próxima ejecución.",
+        transient=True,
+    )
 
 
 def _bounded_by_compressed_size(members: list[zipfile.ZipInfo]) -> bool:
@@ -166,6 +185,8 @@ def read_xlsx_raw(file: LandedFile, sheet: str) -> RawTable:
         rows = workbook.get_sheet_by_name(chosen).to_python(skip_empty_area=False)
     except UnreadableFile:
         raise
+    except OSError as error:
+        raise could_not_open(error) from error
     except Exception as error:  # calamine raises several error types for broken workbooks
         raise UnreadableFile(
             f"No se pudo leer el libro de Excel: {error}. Ábralo en Excel y guárdelo de nuevo como .xlsx."
@@ -272,7 +293,11 @@ def read_csv(file: LandedFile) -> Table:
 
 
 def read_csv_raw(file: LandedFile) -> RawTable:
-    text, encoding = decode_csv(file.path.read_bytes())
+    try:
+        content = file.path.read_bytes()
+    except OSError as error:
+        raise could_not_open(error) from error
+    text, encoding = decode_csv(content)
     if not text.strip():
         raise UnreadableFile("El archivo no tiene filas.")
     separator = sniff_separator(text)

@@ -84,6 +84,33 @@ def test_after_one_file_changes_only_that_file_is_read_again(data_dir: Path, res
     assert codes == [("A1",), ("B2",), ("C1",)]
 
 
+def test_a_file_the_disk_failed_to_give_is_read_again_by_the_next_run(data_dir: Path, resources, warehouse, monkeypatch):
+    """An I/O error is not what the file says: the year is not marked unchanged, and the next run reads it."""
+    year = data_dir / "landing" / "declaraciones" / "2024"
+    write_csv(year / "a.csv", [declaracion_row(codigo_intervencion="A1")], mtime=1_700_000_000)
+    write_csv(year / "b.csv", [declaracion_row(ruc_entidad=valid_ruc("2060000001"), codigo_intervencion="B1")], mtime=1_700_000_100)
+    original_read_bytes = Path.read_bytes
+
+    def failing_disk(path: Path) -> bytes:  # the disk under the landing zone, failing once for b.csv
+        if path.name == "b.csv":
+            raise OSError(5, "Input/output error")
+        return original_read_bytes(path)
+
+    monkeypatch.setattr(Path, "read_bytes", failing_disk)
+    assert materialize(resources, 2024).success
+    with warehouse() as conn:
+        assert conn.execute("SELECT archivo FROM quarantine.archivos_rechazados").fetchall() == [("b.csv",)]
+    monkeypatch.setattr(Path, "read_bytes", original_read_bytes)
+
+    second = materialize(resources, 2024)
+    metadata = next(e.materialization.metadata for e in second.get_asset_materialization_events() if e.asset_key == dg.AssetKey(["raw", "declaraciones"]))
+    assert metadata["sin_cambios"].value is False
+    assert metadata["archivos_desde_cache"].value == 1  # a.csv; b.csv was not remembered as rejected
+    conn = warehouse()
+    assert conn.execute("SELECT codigo_intervencion FROM staging.declaraciones ORDER BY 1").fetchall() == [("A1",), ("B1",)]
+    assert conn.execute("SELECT count(*) FROM quarantine.archivos_rechazados").fetchone()[0] == 0
+
+
 def test_a_failed_write_leaves_the_previous_rows_of_the_year_intact(tmp_path: Path):
     """A real failure inside the transaction (a value DuckDB cannot cast) rolls every table back."""
     database = tmp_path / "w.duckdb"

@@ -18,7 +18,7 @@ from cti_pipeline.domain import reading
 from cti_pipeline.domain.read_cache import ReadCache, read_entries, reading_code_version
 from cti_pipeline.domain.read_helper import read_with_helper
 from cti_pipeline.domain.reading import FilePart, ReadSpec, read_part, read_source_files
-from cti_pipeline.landing.discovery import FileRejection, discover_files
+from cti_pipeline.landing.discovery import FileRejection, LandedFile, discover_files
 from cti_pipeline_tests.factories import declaracion_row, valid_ruc, write_csv, write_xlsx
 
 SPEC = ReadSpec.of(DECLARACION)
@@ -33,6 +33,7 @@ def write_year(folder: Path, files: int = 4) -> Path:
     extra["observacion interna"] = "revisar"
     write_csv(folder / "c.csv", [extra], mtime=1_700_000_200)
     (folder / "d.xlsx").write_bytes(b"not a zip at all")
+    os.utime(folder / "d.xlsx", (1_700_000_250, 1_700_000_250))
     for i in range(files - 4):
         write_csv(folder / f"e{i:03}.csv", [declaracion_row(ruc_entidad=valid_ruc(f"20700{i:05}"))], mtime=1_700_000_300 + i)
     return folder
@@ -115,21 +116,42 @@ def test_an_unwritable_cache_only_costs_speed(tmp_path: Path):
     assert_same_batch(plain_read(folder), batch)
 
 
+def wait_for_the_helper_to_claim(scratch: Path, position: int, timeout: float = 60) -> None:
+    """Block until the helper (working from the last file backwards) has claimed file `position`."""
+    deadline = time.monotonic() + timeout
+    while not any((work / str(position)).exists() for work in scratch.glob(".cti-lecturas-*")):
+        assert time.monotonic() < deadline, "the helper claimed nothing within a minute"
+        time.sleep(0.02)
+
+
 def test_the_helper_reads_from_the_last_file_backwards_what_this_process_has_not_claimed(tmp_path: Path):
     folder = write_year(tmp_path / "landing", files=40)
     files = discover_files(folder).files
     read_here: list[int] = []
 
-    def slow_reader(position: int) -> None:
-        time.sleep(0.1)  # 4 s for all: the helper, which starts in about half a second, certainly takes part
+    def reader_that_lets_the_helper_start(position: int) -> None:
+        if position == 0:  # whatever the machine's speed, the helper claims its first file before this one ends
+            wait_for_the_helper_to_claim(tmp_path / "scratch", len(files) - 1)
         read_here.append(position)
 
-    by_helper = read_with_helper(files, SPEC, reading_code_version(), slow_reader)
+    by_helper = read_with_helper(files, SPEC, reading_code_version(), reader_that_lets_the_helper_start, scratch=tmp_path / "scratch")
 
     assert 0 < len(read_here) < len(files) and read_here == list(range(len(read_here)))
     assert sorted(by_helper) == sorted(f.name for f in files[len(read_here):])
     for file in files[len(read_here):]:
         assert _same_outcome(by_helper[file.name], read_part(file, SPEC)), file.name
+    assert list((tmp_path / "scratch").iterdir()) == []  # its work folder is gone
+
+
+def test_without_an_interpreter_to_start_the_helper_every_file_is_read_here(tmp_path: Path, monkeypatch):
+    files = discover_files(write_year(tmp_path / "landing", files=30)).files
+    monkeypatch.setattr(sys, "executable", "")
+    read_here: list[int] = []
+
+    assert read_with_helper(files, SPEC, reading_code_version(), read_here.append, scratch=tmp_path / "scratch") == {}
+    assert read_here == []  # the caller (read_source_files) reads them all itself
+    monkeypatch.setattr(reading, "HELPER_MIN_FILES", 2)
+    assert_same_batch(plain_read(tmp_path / "landing"), read_source_files(files, DECLARACION, ReadCache(tmp_path / "cache")))
 
 
 def test_the_helper_process_stops_at_the_first_file_already_claimed(tmp_path: Path):
@@ -159,15 +181,56 @@ def test_a_shared_read_gives_the_rows_of_a_plain_read_even_when_the_cache_cannot
     monkeypatch.setattr(reading, "HELPER_MIN_FILES", 2)
     files = discover_files(folder).files
     (tmp_path / "blocked").write_text("not a folder")
+    original_read_part = reading.read_part
 
+    def read_part_slowly_at_first(file, spec):  # this process waits for the helper's first claim
+        if file is files[0]:
+            wait_for_the_helper_to_claim(tmp_path / "cache", len(files) - 1)
+        return original_read_part(file, spec)
+
+    monkeypatch.setattr(reading, "read_part", read_part_slowly_at_first)
     shared = read_source_files(files, DECLARACION, ReadCache(tmp_path / "cache"))
+    monkeypatch.setattr(reading, "read_part", original_read_part)
     unwritable = read_source_files(files, DECLARACION, ReadCache(tmp_path / "blocked" / "cache"))
 
     expected = plain_read(folder)
     assert len(expected.rows) == 121
+    assert shared.read_by_helper >= 1
     assert_same_batch(expected, shared)
     assert_same_batch(expected, unwritable)
     assert len(ReadCache(tmp_path / "cache").load(files, SPEC)) == 120
+
+
+def test_a_failure_that_may_not_recur_and_a_file_modified_just_now_are_read_again_next_time(tmp_path: Path):
+    folder = write_year(tmp_path / "landing")
+    (folder / "e.csv").mkdir()  # a path that cannot be read as a file: the disk, not the content, fails
+    write_csv(folder / "f.csv", [declaracion_row(ruc_entidad=valid_ruc("2060000003"))])  # modified now
+    files = discover_files(folder).files + [LandedFile(folder / "e.csv", 0, 1_700_000_000_000_000_000)]
+    cache = ReadCache(tmp_path / "cache")
+
+    first = read_source_files(files, DECLARACION, cache)
+    rejection = next(r for r in first.rejected if r.archivo == "e.csv")
+    assert rejection.transient and "No se pudo abrir el archivo" in rejection.motivo
+    assert not next(r for r in first.rejected if r.archivo == "d.xlsx").transient
+    assert sorted(cache.load(files, SPEC)) == ["a.xlsx", "b.csv", "c.csv", "d.xlsx"]
+    assert read_source_files(files, DECLARACION, cache).read_from_cache == 4
+
+
+def test_work_folders_and_temporary_files_left_by_killed_runs_are_removed_an_hour_later(tmp_path: Path):
+    folder = write_year(tmp_path / "landing")
+    cache = ReadCache(tmp_path / "cache")
+    old, recent = cache.folder / ".cti-lecturas-old", cache.folder / ".cti-lecturas-recent"
+    for work in (old, recent):
+        work.mkdir(parents=True)
+        (work / "0").touch()
+    stale_temporary = cache.folder / ".lecturas.arrow.999.tmp"
+    stale_temporary.write_bytes(b"half written")
+    for path in (old, stale_temporary):
+        os.utime(path, (time.time() - 7200, time.time() - 7200))
+
+    read_source_files(discover_files(folder).files, DECLARACION, cache)
+
+    assert sorted(p.name for p in cache.folder.iterdir()) == [".cti-lecturas-recent", "lecturas.arrow"]
 
 
 def _same_outcome(left: FilePart | FileRejection | None, right: FilePart | FileRejection) -> bool:
