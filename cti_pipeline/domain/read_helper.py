@@ -4,9 +4,9 @@ Reading is most of an ingestion's time and runs on one core (calamine and the te
 the GIL). The helper is a fresh `python -m cti_pipeline.domain.read_helper`: it imports only what
 reading needs (pandas, pyarrow, calamine; no Dagster, no pandera), so it starts in about half a
 second, and nothing is forked from the Dagster run process (forking a process with threads can
-deadlock). The two processes share the work without talking: each file is claimed by creating a
-marker file exclusively, this process from the first file onwards, the helper from the last one
-backwards, and each stops at the first file the other has claimed. The helper hands its reads over
+deadlock). The two processes share the work without talking: each claims its next file through
+`Claims` (two counters in one small file, under an advisory lock), this process from the first file
+onwards, the helper from the last one backwards, until they meet. The helper hands its reads over
 as one Arrow IPC file in the read cache's format; a file it claimed but did not hand over (it
 failed, or was killed) is read here, so no file is ever lost to the helper. If the helper cannot
 be started at all, this process reads every file. The claims live in a work folder beside the read
@@ -15,9 +15,11 @@ cache (`.cti-lecturas-*`, removed afterwards; one left by a killed run is remove
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
+import struct
 import subprocess
 import sys
 import tempfile
@@ -32,16 +34,53 @@ from cti_pipeline.memory import trim_heap, use_system_allocator_for_arrow
 
 HELPER_TIMEOUT_SECONDS = 900
 REQUEST = "request.json"
+CLAIMS = "claims.bin"
 HANDED_OVER = "helper.arrow"
 
 
-def claim(claims: Path, position: int) -> bool:
-    """True when this process is the first to claim file `position`."""
-    try:
-        os.close(os.open(claims / str(position), os.O_CREAT | os.O_EXCL | os.O_WRONLY))
-        return True
-    except FileExistsError:
-        return False
+class Claims:
+    """Positions 0..n-1 shared by two processes, one taking from the front and the other from the back.
+
+    The state is two integers in one file (the next position from the front, and one past the next
+    from the back), changed under `flock`: a few microseconds a claim. (Creating one marker file per
+    claim cost 0.3 ms each on ext4 while both processes were reading.)
+    """
+
+    PAIR = struct.Struct("<qq")
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.fd = os.open(path, os.O_RDWR)
+
+    @classmethod
+    def create(cls, path: Path, count: int, front: int = 0) -> Claims:
+        path.write_bytes(cls.PAIR.pack(front, count))
+        return cls(path)
+
+    def take(self, from_back: bool = False) -> int | None:
+        """The next unclaimed position from this end, now claimed; None once the two ends have met."""
+        fcntl.flock(self.fd, fcntl.LOCK_EX)
+        try:
+            front, back = self.PAIR.unpack(os.pread(self.fd, self.PAIR.size, 0))
+            if front >= back:
+                return None
+            if from_back:
+                back -= 1
+                position = back
+            else:
+                position = front
+                front += 1
+            os.pwrite(self.fd, self.PAIR.pack(front, back), 0)
+            return position
+        finally:
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+
+    def ends(self) -> tuple[int, int]:
+        """(positions taken from the front, first position taken from the back)."""
+        return self.PAIR.unpack(os.pread(self.fd, self.PAIR.size, 0))
+
+    def close(self) -> None:
+        os.close(self.fd)
 
 
 def read_with_helper(
@@ -54,34 +93,33 @@ def read_with_helper(
     """Read `files` here (through `read_here(position)`) and in a helper process, until every file is
     claimed by one of them. Returns what the helper read, by file name. The claims go in a new folder
     under `scratch` (the system's temporary folder when that cannot be written)."""
-    claims: Path | None = None
+    work: Path | None = None
     try:
-        claims = work_folder(scratch)
+        work = work_folder(scratch)
+        claims = Claims.create(work / CLAIMS, len(files))
         request = {
             "files": [[str(file.path), file.size, file.mtime_ns] for file in files],
             "spec": asdict(spec),
             "version": version,
-            "claims": str(claims),
+            "work": str(work),
             "parent": os.getpid(),
         }
         # A file, not the helper's stdin: a pipe holds 64 KB, and writing more would wait for the helper
         # to finish importing before this process could start reading.
-        (claims / REQUEST).write_text(json.dumps(request))
+        (work / REQUEST).write_text(json.dumps(request))
         helper = subprocess.Popen(
-            [_python(), "-m", "cti_pipeline.domain.read_helper", str(claims / REQUEST)],
+            [_python(), "-m", "cti_pipeline.domain.read_helper", str(work / REQUEST)],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-    except Exception:  # no helper (no temporary folder, no interpreter to start): the caller reads every file
-        if claims is not None:
-            shutil.rmtree(claims, ignore_errors=True)
+    except Exception:  # no helper (no work folder, no interpreter to start): the caller reads every file
+        if work is not None:
+            shutil.rmtree(work, ignore_errors=True)
         return {}
     try:
         read = 0
-        for position in range(len(files)):
-            if not claim(claims, position):
-                break
+        while (position := claims.take()) is not None:
             read_here(position)
             read += 1
             if read % TRIM_EVERY_FILES == 0:
@@ -89,7 +127,7 @@ def read_with_helper(
         if read == len(files):
             helper.kill()  # it has nothing left to read (it may still be starting up)
         helper.wait(timeout=HELPER_TIMEOUT_SECONDS)
-        return entries_for(read_entries(claims / HANDED_OVER, version, spec), files)
+        return entries_for(read_entries(work / HANDED_OVER, version, spec), files)
     except BaseException as error:  # a helper that hangs (the caller reads its files), or a failure here
         helper.kill()
         helper.wait()
@@ -97,7 +135,8 @@ def read_with_helper(
             raise
         return {}
     finally:
-        shutil.rmtree(claims, ignore_errors=True)
+        claims.close()
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def work_folder(scratch: Path | None) -> Path:
@@ -120,16 +159,16 @@ def main(argv: list[str]) -> int:
     request = json.loads(Path(argv[0]).read_text())
     use_system_allocator_for_arrow()
     spec = ReadSpec(request["spec"]["sheet"], tuple(request["spec"]["names"]), tuple(request["spec"]["required_names"]))
-    claims = Path(request["claims"])
+    work = Path(request["work"])
     files = [LandedFile(Path(path), size, mtime_ns) for path, size, mtime_ns in request["files"]]
+    claims = Claims(work / CLAIMS)
     outcomes: dict[LandedFile, Outcome] = {}
-    for position in reversed(range(len(files))):
-        if os.getppid() != request.get("parent", os.getppid()) or not claim(claims, position):
-            break  # the caller is gone (nobody would take these reads), or has claimed this file
+    # Until the two ends meet, or the caller is gone (nobody would take these reads).
+    while os.getppid() == request["parent"] and (position := claims.take(from_back=True)) is not None:
         outcomes[files[position]] = read_part(files[position], spec)
         if len(outcomes) % TRIM_EVERY_FILES == 0:
             trim_heap()
-    write_entries(claims / HANDED_OVER, request["version"], spec, outcomes)
+    write_entries(work / HANDED_OVER, request["version"], spec, outcomes)
     return 0
 
 

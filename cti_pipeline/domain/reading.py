@@ -106,7 +106,7 @@ def read_source_files(files: Iterable[LandedFile], spec: Readable, cache: ReadCa
         outcomes[pending[position]] = read_part(pending[position], read_spec)
 
     by_helper = {}
-    if cache is not None and len(pending) >= HELPER_MIN_FILES and usable_cores() > 1:
+    if cache is not None and len(pending) >= HELPER_MIN_FILES and usable_cores() > 1 and os.name == "posix":
         from cti_pipeline.domain.read_helper import read_with_helper
 
         by_helper = read_with_helper(pending, read_spec, cache.version, read_here, scratch=cache.folder)

@@ -16,7 +16,7 @@ import pytest
 from cti_pipeline.contracts.declaracion import DECLARACION
 from cti_pipeline.domain import reading
 from cti_pipeline.domain.read_cache import ReadCache, read_entries, reading_code_version
-from cti_pipeline.domain.read_helper import read_with_helper
+from cti_pipeline.domain.read_helper import CLAIMS, Claims, read_with_helper
 from cti_pipeline.domain.reading import FilePart, ReadSpec, read_part, read_source_files
 from cti_pipeline.landing.discovery import FileRejection, LandedFile, discover_files
 from cti_pipeline_tests.factories import declaracion_row, valid_ruc, write_csv, write_xlsx
@@ -119,7 +119,7 @@ def test_an_unwritable_cache_only_costs_speed(tmp_path: Path):
 def wait_for_the_helper_to_claim(scratch: Path, position: int, timeout: float = 60) -> None:
     """Block until the helper (working from the last file backwards) has claimed file `position`."""
     deadline = time.monotonic() + timeout
-    while not any((work / str(position)).exists() for work in scratch.glob(".cti-lecturas-*")):
+    while not any(Claims(work / CLAIMS).ends()[1] <= position for work in scratch.glob(".cti-lecturas-*")):
         assert time.monotonic() < deadline, "the helper claimed nothing within a minute"
         time.sleep(0.02)
 
@@ -143,6 +143,14 @@ def test_the_helper_reads_from_the_last_file_backwards_what_this_process_has_not
     assert list((tmp_path / "scratch").iterdir()) == []  # its work folder is gone
 
 
+def test_claims_from_both_ends_never_give_a_position_twice_or_skip_one(tmp_path: Path):
+    front, back = Claims.create(tmp_path / "c", 7), Claims(tmp_path / "c")
+    taken = [front.take(), back.take(from_back=True), back.take(from_back=True), front.take(), front.take(), front.take(),
+             back.take(from_back=True), front.take()]
+    assert taken == [0, 6, 5, 1, 2, 3, 4, None]
+    assert back.ends() == (4, 4)
+
+
 def test_without_an_interpreter_to_start_the_helper_every_file_is_read_here(tmp_path: Path, monkeypatch):
     files = discover_files(write_year(tmp_path / "landing", files=30)).files
     monkeypatch.setattr(sys, "executable", "")
@@ -157,19 +165,19 @@ def test_without_an_interpreter_to_start_the_helper_every_file_is_read_here(tmp_
 def test_the_helper_process_stops_at_the_first_file_already_claimed(tmp_path: Path):
     folder = write_year(tmp_path / "landing", files=10)
     files = discover_files(folder).files
-    claims = tmp_path / "claims"
-    claims.mkdir()
-    for position in range(6):  # as if this process had claimed files 0..5
-        (claims / str(position)).touch()
+    work = tmp_path / "work"
+    work.mkdir()
+    claims = Claims.create(work / CLAIMS, len(files), front=6)  # as if this process had claimed files 0..5
     version = reading_code_version()
-    request = {"files": [[str(f.path), f.size, f.mtime_ns] for f in files], "spec": asdict(SPEC), "version": version, "claims": str(claims)}
-    (claims / "request.json").write_text(json.dumps(request))
-    done = subprocess.run([sys.executable, "-m", "cti_pipeline.domain.read_helper", str(claims / "request.json")],
+    request = {"files": [[str(f.path), f.size, f.mtime_ns] for f in files], "spec": asdict(SPEC), "version": version,
+               "work": str(work), "parent": os.getpid()}
+    (work / "request.json").write_text(json.dumps(request))
+    done = subprocess.run([sys.executable, "-m", "cti_pipeline.domain.read_helper", str(work / "request.json")],
                           capture_output=True, timeout=120, check=False)
 
     assert done.returncode == 0, done.stderr.decode()
-    assert sorted(int(p.stem) for p in claims.iterdir() if p.stem.isdigit()) == list(range(10))
-    handed_over = read_entries(claims / "helper.arrow", version, SPEC)
+    assert claims.ends() == (6, 6) and claims.take() is None and claims.take(from_back=True) is None
+    handed_over = read_entries(work / "helper.arrow", version, SPEC)
     assert sorted(handed_over) == sorted(f.name for f in files[6:])
     assert all(_same_outcome(handed_over[f.name][1], read_part(f, SPEC)) for f in files[6:])
 
