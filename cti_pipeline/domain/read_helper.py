@@ -94,6 +94,7 @@ def read_with_helper(
     claimed by one of them. Returns what the helper read, by file name. The claims go in a new folder
     under `scratch` (the system's temporary folder when that cannot be written)."""
     work: Path | None = None
+    claims: Claims | None = None
     try:
         work = work_folder(scratch)
         claims = Claims.create(work / CLAIMS, len(files))
@@ -114,6 +115,8 @@ def read_with_helper(
             stderr=subprocess.DEVNULL,
         )
     except Exception:  # no helper (no work folder, no interpreter to start): the caller reads every file
+        if claims is not None:
+            claims.close()
         if work is not None:
             shutil.rmtree(work, ignore_errors=True)
         return {}
