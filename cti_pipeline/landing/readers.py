@@ -8,6 +8,7 @@ with a Spanish reason. Workbooks go through python-calamine (Rust); CSVs through
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import io
 import zipfile
 import zlib
@@ -113,9 +114,15 @@ def check_workbook_container(file: LandedFile) -> None:
     The declared sizes are checked first. Then, unless the compressed sizes alone prove the archive
     cannot unpack past the limit (stored or deflated members: at most 1032 bytes out per byte in),
     every member is read through, so a header that lies about its size fails on the size/CRC check.
+    An error opening the file is the disk's (`could_not_open`); one while parsing it is the file's
+    (a damaged zip can make zipfile seek to a negative offset: OSError EINVAL), unless it is an I/O error.
     """
     try:
-        with zipfile.ZipFile(file.path) as archive:
+        handle = open(file.path, "rb")  # closed by the `with` below
+    except OSError as error:
+        raise could_not_open(error) from error
+    try:
+        with handle, zipfile.ZipFile(handle) as archive:
             members = archive.infolist()
             declared = sum(member.file_size for member in members)
             if declared > MAX_UNPACKED_BYTES:
@@ -132,20 +139,35 @@ def check_workbook_container(file: LandedFile) -> None:
                             raise UnreadableFile(_unpack_limit_message(unpacked))
     except UnreadableFile:
         raise
-    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, ValueError) as error:
-        raise UnreadableFile(
-            "El archivo no es un libro de Excel .xlsx válido (está dañado o no es un .xlsx). "
-            f"Ábralo en Excel y guárdelo de nuevo como .xlsx. Detalle: {error}"
-        ) from error
     except OSError as error:
-        raise could_not_open(error) from error
+        if is_disk_failure(error):
+            raise could_not_open(error) from error
+        raise damaged_workbook(error) from error
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, ValueError) as error:
+        raise damaged_workbook(error) from error
+
+
+def damaged_workbook(error: Exception) -> UnreadableFile:
+    return UnreadableFile(
+        "El archivo no es un libro de Excel .xlsx válido (está dañado o no es un .xlsx). "
+        f"Ábralo en Excel y guárdelo de nuevo como .xlsx. Detalle: {error}"
+    )
+
+
+# Errors of the disk or the system, not of the file's content: the same bytes may read fine next time.
+DISK_ERRNOS = frozenset({errno.EIO, errno.EACCES, errno.EPERM, errno.ENOENT, errno.ESTALE, errno.EAGAIN, errno.EBUSY,
+                         errno.ENOMEM, errno.EMFILE, errno.ENFILE, errno.ETIMEDOUT, errno.EISDIR})
+
+
+def is_disk_failure(error: OSError) -> bool:
+    return error.errno in DISK_ERRNOS
 
 
 def could_not_open(error: OSError) -> UnreadableFile:
     """The file could not be opened or read from disk (permissions, a file being replaced, I/O)."""
     return UnreadableFile(
         f"No se pudo abrir el archivo en el servidor ({error.strerror or error}). "
-        "Se intentará leerlo de nuevo en la próxima ejecución.",
+        "Se leerá de nuevo en la próxima ejecución de este año; no hace falta reenviarlo.",
         transient=True,
     )
 
@@ -186,7 +208,11 @@ def read_xlsx_raw(file: LandedFile, sheet: str) -> RawTable:
     except UnreadableFile:
         raise
     except OSError as error:
-        raise could_not_open(error) from error
+        if is_disk_failure(error):
+            raise could_not_open(error) from error
+        raise UnreadableFile(
+            f"No se pudo leer el libro de Excel: {error}. Ábralo en Excel y guárdelo de nuevo como .xlsx."
+        ) from error
     except Exception as error:  # calamine raises several error types for broken workbooks
         raise UnreadableFile(
             f"No se pudo leer el libro de Excel: {error}. Ábralo en Excel y guárdelo de nuevo como .xlsx."

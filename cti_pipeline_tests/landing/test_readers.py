@@ -156,3 +156,25 @@ def test_zip_whose_header_lies_about_its_size_is_refused(tmp_path: Path):
     path.write_bytes(bytes(data).replace(declared, lie))
     with pytest.raises(UnreadableFile):
         read_table(landed(path), "intervenciones")
+
+
+def test_a_damaged_zip_is_the_files_fault_and_a_disk_error_is_not(tmp_path: Path):
+    """A broken central directory makes zipfile seek before the file's start (OSError EINVAL): the entity
+    must re-save the workbook. A path that cannot be read as a file is the server's problem, read again later."""
+    path = tmp_path / "damaged.xlsx"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("xl/workbook.xml", "<workbook/>", compress_type=zipfile.ZIP_BZIP2)  # read through
+    data = bytearray(path.read_bytes())
+    end_of_directory = data.rfind(b"PK\x05\x06")
+    data[end_of_directory + 16 : end_of_directory + 20] = (0xFFFFFF00).to_bytes(4, "little")  # offset of the directory
+    path.write_bytes(bytes(data))
+    with pytest.raises(UnreadableFile, match="guárdelo de nuevo como .xlsx") as damaged:
+        read_table(LandedFile(path, path.stat().st_size, 0), "intervenciones")
+    assert not damaged.value.transient
+
+    (tmp_path / "carpeta.xlsx").mkdir()
+    (tmp_path / "carpeta.csv").mkdir()
+    for name in ("carpeta.xlsx", "carpeta.csv"):
+        with pytest.raises(UnreadableFile, match="No se pudo abrir el archivo en el servidor") as disk:
+            read_table(LandedFile(tmp_path / name, 0, 0), "intervenciones")
+        assert disk.value.transient, name
