@@ -8,9 +8,11 @@ deadlock). The two processes share the work without talking: each claims its nex
 `Claims` (two counters in one small file, under an advisory lock), this process from the first file
 onwards, the helper from the last one backwards, until they meet. The helper hands its reads over
 as one Arrow IPC file in the read cache's format; a file it claimed but did not hand over (it
-failed, or was killed) is read here, so no file is ever lost to the helper. If the helper cannot
-be started at all, this process reads every file. The claims live in a work folder beside the read
-cache (`.cti-lecturas-*`, removed afterwards; one left by a killed run is removed an hour later).
+failed, was killed, or met a failure that may not recur) is read here, so no file is ever lost to
+the helper. If the helper cannot be started at all, this process reads every file. The claims live
+in a work folder beside the read cache (`.cti-lecturas-*`, removed afterwards; one left by a killed
+run is removed an hour later), or in the system's temporary folder when the cache folder cannot be
+written.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from pathlib import Path
 
 from cti_pipeline.domain.read_cache import Outcome, entries_for, read_entries, write_entries
 from cti_pipeline.domain.reading import TRIM_EVERY_FILES, ReadSpec, read_part
-from cti_pipeline.landing.discovery import LandedFile
+from cti_pipeline.landing.discovery import FileRejection, LandedFile
 from cti_pipeline.memory import trim_heap, use_system_allocator_for_arrow
 
 HELPER_TIMEOUT_SECONDS = 900
@@ -166,12 +168,17 @@ def main(argv: list[str]) -> int:
     files = [LandedFile(Path(path), size, mtime_ns) for path, size, mtime_ns in request["files"]]
     claims = Claims(work / CLAIMS)
     outcomes: dict[LandedFile, Outcome] = {}
+    read = 0
     # Until the two ends meet, or the caller is gone (nobody would take these reads).
     while os.getppid() == request["parent"] and (position := claims.take(from_back=True)) is not None:
-        outcomes[files[position]] = read_part(files[position], spec)
-        if len(outcomes) % TRIM_EVERY_FILES == 0:
+        outcome = read_part(files[position], spec)
+        if not (isinstance(outcome, FileRejection) and outcome.transient):
+            outcomes[files[position]] = outcome  # a failure that may not recur is left for the caller to retry
+        read += 1
+        if read % TRIM_EVERY_FILES == 0:
             trim_heap()
-    write_entries(work / HANDED_OVER, request["version"], spec, outcomes)
+    if os.getppid() == request["parent"]:
+        write_entries(work / HANDED_OVER, request["version"], spec, outcomes)
     return 0
 
 

@@ -119,9 +119,17 @@ def test_an_unwritable_cache_only_costs_speed(tmp_path: Path):
 def wait_for_the_helper_to_claim(scratch: Path, position: int, timeout: float = 60) -> None:
     """Block until the helper (working from the last file backwards) has claimed file `position`."""
     deadline = time.monotonic() + timeout
-    while not any(Claims(work / CLAIMS).ends()[1] <= position for work in scratch.glob(".cti-lecturas-*")):
+    while not any(_first_from_the_back(work / CLAIMS) <= position for work in scratch.glob(".cti-lecturas-*")):
         assert time.monotonic() < deadline, "the helper claimed nothing within a minute"
         time.sleep(0.02)
+
+
+def _first_from_the_back(path: Path) -> int:
+    claims = Claims(path)
+    try:
+        return claims.ends()[1]
+    finally:
+        claims.close()
 
 
 def test_the_helper_reads_from_the_last_file_backwards_what_this_process_has_not_claimed(tmp_path: Path):
@@ -158,28 +166,51 @@ def test_without_an_interpreter_to_start_the_helper_every_file_is_read_here(tmp_
 
     assert read_with_helper(files, SPEC, reading_code_version(), read_here.append, scratch=tmp_path / "scratch") == {}
     assert read_here == []  # the caller (read_source_files) reads them all itself
+    assert list((tmp_path / "scratch").iterdir()) == []
     monkeypatch.setattr(reading, "HELPER_MIN_FILES", 2)
     assert_same_batch(plain_read(tmp_path / "landing"), read_source_files(files, DECLARACION, ReadCache(tmp_path / "cache")))
 
 
-def test_the_helper_process_stops_at_the_first_file_already_claimed(tmp_path: Path):
-    folder = write_year(tmp_path / "landing", files=10)
-    files = discover_files(folder).files
-    work = tmp_path / "work"
+def run_helper(work: Path, files: list[LandedFile], front: int, parent: int) -> tuple[Claims, dict]:
+    """The helper process on `files`, as if the caller had already claimed files 0..front-1."""
     work.mkdir()
-    claims = Claims.create(work / CLAIMS, len(files), front=6)  # as if this process had claimed files 0..5
-    version = reading_code_version()
-    request = {"files": [[str(f.path), f.size, f.mtime_ns] for f in files], "spec": asdict(SPEC), "version": version,
-               "work": str(work), "parent": os.getpid()}
+    claims = Claims.create(work / CLAIMS, len(files), front=front)
+    request = {"files": [[str(f.path), f.size, f.mtime_ns] for f in files], "spec": asdict(SPEC),
+               "version": reading_code_version(), "work": str(work), "parent": parent}
     (work / "request.json").write_text(json.dumps(request))
     done = subprocess.run([sys.executable, "-m", "cti_pipeline.domain.read_helper", str(work / "request.json")],
                           capture_output=True, timeout=120, check=False)
-
     assert done.returncode == 0, done.stderr.decode()
+    return claims, read_entries(work / "helper.arrow", reading_code_version(), SPEC)
+
+
+def test_the_helper_process_reads_from_the_back_until_it_meets_the_caller(tmp_path: Path):
+    files = discover_files(write_year(tmp_path / "landing", files=10)).files
+    claims, handed_over = run_helper(tmp_path / "work", files, front=6, parent=os.getpid())
+
     assert claims.ends() == (6, 6) and claims.take() is None and claims.take(from_back=True) is None
-    handed_over = read_entries(work / "helper.arrow", version, SPEC)
+    claims.close()
     assert sorted(handed_over) == sorted(f.name for f in files[6:])
     assert all(_same_outcome(handed_over[f.name][1], read_part(f, SPEC)) for f in files[6:])
+
+
+def test_the_helper_leaves_a_failure_that_may_not_recur_to_the_caller(tmp_path: Path):
+    folder = write_year(tmp_path / "landing", files=6)
+    (folder / "z.csv").mkdir()  # the disk, not the content, fails: the caller retries it in the same run
+    files = [*discover_files(folder).files, LandedFile(folder / "z.csv", 0, 1_700_000_000_000_000_000)]
+    claims, handed_over = run_helper(tmp_path / "work", files, front=4, parent=os.getpid())
+
+    claims.close()
+    assert sorted(handed_over) == sorted(f.name for f in files[4:6])
+    assert read_part(files[-1], SPEC).transient
+
+
+def test_the_helper_reads_nothing_for_a_caller_that_is_gone(tmp_path: Path):
+    files = discover_files(write_year(tmp_path / "landing", files=6)).files
+    claims, handed_over = run_helper(tmp_path / "work", files, front=0, parent=-1)
+
+    assert claims.ends() == (0, len(files)) and handed_over == {}
+    claims.close()
 
 
 @pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="the helper process is used only with a second core")
@@ -230,7 +261,7 @@ def test_work_folders_and_temporary_files_left_by_killed_runs_are_removed_an_hou
     old, recent = cache.folder / ".cti-lecturas-old", cache.folder / ".cti-lecturas-recent"
     for work in (old, recent):
         work.mkdir(parents=True)
-        (work / "0").touch()
+        Claims.create(work / CLAIMS, 3).close()
     stale_temporary = cache.folder / ".lecturas.arrow.999.tmp"
     stale_temporary.write_bytes(b"half written")
     for path in (old, stale_temporary):
