@@ -17,7 +17,7 @@ from cti_pipeline.domain.read_cache import ReadCache
 from cti_pipeline.domain.reading import EXTRA_COLUMN, LONG_EXTRA_COLUMN, MTIME_COLUMN, read_source_files
 from cti_pipeline.landing.discovery import discover_files
 from cti_pipeline.landing.readers import ROW_COLUMN
-from cti_pipeline.memory import peak_memory_mb, release_freed_memory
+from cti_pipeline.memory import collect_only_when_asked, peak_memory_mb, release_freed_memory
 
 
 @dataclass
@@ -72,6 +72,7 @@ def supersession(prepared: pd.DataFrame, mtime_ns: pd.Series) -> tuple[pd.Series
     return superseded, ambiguous, {ruc: ", ".join(names) for ruc, names in tied.items()}
 
 
+@collect_only_when_asked()
 def process_declaraciones(
     year_dir: Path,
     anio: int,
