@@ -1,12 +1,15 @@
 """Administrative records chain: landing/registros/<anio>/<kind>*.csv|xlsx → raw, staging per kind, quarantine."""
 
+import hashlib
+import time
 
 import dagster as dg
+import pandas as pd
 
 from cti_pipeline.contracts.reference import load_iso3
 from cti_pipeline.contracts.registros import KINDS, REGISTROS
 from cti_pipeline.contracts.tables import ARCHIVOS_RECHAZADOS, FILAS_RECHAZADAS, registros_raw_columns, staging_columns
-from cti_pipeline.defs.metadata import markdown_table, table_metadata
+from cti_pipeline.defs.metadata import fingerprint_metadata, markdown_table, table_metadata
 from cti_pipeline.defs.partitions import partition_year, yearly_partitions
 from cti_pipeline.defs.resources import CtiConfig, WarehouseResource
 from cti_pipeline.domain.registros import (
@@ -16,8 +19,9 @@ from cti_pipeline.domain.registros import (
     process_registros,
     unreconciled_files,
 )
+from cti_pipeline.domain import fingerprints
 from cti_pipeline.domain.quality import duplicate_keys
-from cti_pipeline.warehouse import TableWrite, replace_partitions
+from cti_pipeline.warehouse import TableWrite, replace_partitions, table_exists
 
 RAW = dg.AssetKey(["raw", "registros"])
 QUARANTINE = dg.AssetKey(["quarantine", "registros"])
@@ -26,6 +30,12 @@ STAGING = {kind: dg.AssetKey(["staging", kind]) for kind in KINDS}
 RAW_COLUMNS = registros_raw_columns(RAW_VALUE_COLUMNS)
 STAGING_COLUMNS = {kind: staging_columns(REGISTROS[kind]) for kind in KINDS}
 KEYED_KINDS = [kind for kind in KINDS if REGISTROS[kind].key]
+
+ORIGEN = "registros"  # in meta.huellas; the quarantine tables use the kinds (and ORIGEN_DESCONOCIDO) as origen
+CATALOGS = ("paises_iso3", "paises_alc")
+CODE = ("domain/registros.py", "defs/registros.py")
+WRITTEN_TO = fingerprints.Counted(("raw.registros",), tuple(f"staging.{kind}" for kind in KINDS), (*KINDS, ORIGEN_DESCONOCIDO))
+UNCHANGED_NOTE = "sin cambios, no se releyó: los archivos, catálogos, sal y código son los de la última escritura"
 
 DESCRIPTIONS = {
     "capacitaciones": "Participantes válidos de las capacitaciones (CTI y CSS), una fila por participante y capacitación; "
@@ -81,9 +91,16 @@ _common = dict(group_name="registros", kinds={"duckdb", "pandas"}, owners=["team
 )
 def registros(context: dg.AssetExecutionContext, cti: CtiConfig, warehouse: WarehouseResource):
     anio = partition_year(context)
-    result = process_registros(
-        cti.landing_dir / "registros" / str(anio), anio, cti.pii_salt, load_iso3(cti.reference_override_dir)
-    )
+    year_dir = cti.landing_dir / "registros" / str(anio)
+    started = time.perf_counter()
+    # The salt decides every pseudonym written: a new salt must rewrite the year (its digest, never the salt).
+    salt = "pii_salt_sha256=" + hashlib.sha256(cti.pii_salt.encode("utf-8")).hexdigest()
+    huella = fingerprints.year_fingerprint(ORIGEN, year_dir, anio, CATALOGS, cti.reference_override_dir, CODE, settings=[salt])
+    with warehouse.get_connection() as conn:
+        if fingerprints.unchanged(conn, ORIGEN, anio, huella, WRITTEN_TO):
+            yield from _unchanged_results(context, conn, anio, huella, started)
+            return
+    result = process_registros(year_dir, anio, cti.pii_salt, load_iso3(cti.reference_override_dir))
     for warning in result.warnings:
         context.log.warning(warning)
     for rejected in result.rejected_files.itertuples():
@@ -96,6 +113,7 @@ def registros(context: dg.AssetExecutionContext, cti: CtiConfig, warehouse: Ware
         origen_where = {"anio": anio, "origen": origen}
         writes.append(TableWrite("quarantine.filas_rechazadas", FILAS_RECHAZADAS, result.quarantined_by_kind(origen), origen_where))
         writes.append(TableWrite("quarantine.archivos_rechazados", ARCHIVOS_RECHAZADOS, result.rejected_by_origen(origen), origen_where))
+    writes.append(TableWrite(fingerprints.TABLE, fingerprints.HUELLAS, huella_row(anio, huella, result), {"anio": anio, "origen": ORIGEN}))
     with warehouse.get_connection() as conn:
         replace_partitions(conn, writes)
         unreconciled = unreconciled_files(conn, anio)
@@ -111,6 +129,7 @@ def registros(context: dg.AssetExecutionContext, cti: CtiConfig, warehouse: Ware
             len(result.raw),
             archivos_leidos=len(counts),
             filas_por_archivo=dg.MetadataValue.md(markdown_table(counts, max_rows=50)),
+            **fingerprint_metadata(False, huella, UNCHANGED_NOTE),
         ),
     )
     for kind in KINDS:
@@ -145,6 +164,23 @@ def registros(context: dg.AssetExecutionContext, cti: CtiConfig, warehouse: Ware
             ),
         },
     )
+    yield from _check_results(unreconciled, duplicates, clear_ids)
+
+
+def huella_row(anio: int, huella: str, result):
+    """The year's fingerprint row, with the counts written; none when a file failed for a reason that may
+    not recur (the disk, memory), so that the next run reads the year again."""
+    counts = {
+        "filas_raw": len(result.raw),
+        "filas_staging": sum(len(staged) for staged in result.staged.values()),
+        "filas_cuarentena": len(result.quarantined),
+        "archivos_rechazados": len(result.rejected_files),
+    }
+    row = fingerprints.huella_frame(ORIGEN, anio, huella, counts)
+    return row.iloc[:0] if result.transient_rejections else row
+
+
+def _check_results(unreconciled, duplicates, clear_ids):
     yield dg.AssetCheckResult(
         check_name="filas_conciliadas",
         asset_key=RAW,
@@ -165,3 +201,71 @@ def registros(context: dg.AssetExecutionContext, cti: CtiConfig, warehouse: Ware
         metadata={"participante_id_no_seudonimizados": clear_ids},
     )
 
+
+def _unchanged_results(context: dg.AssetExecutionContext, conn, anio: int, huella: str, started: float):
+    """Nothing changed since the last successful write: no file is read, the warehouse is left as it is,
+    and the materialisations and checks report what the warehouse holds."""
+    fingerprint_seconds = round(time.perf_counter() - started, 4)
+    common = fingerprint_metadata(True, huella, UNCHANGED_NOTE)
+    counts = conn.execute(
+        "SELECT tipo_registro, archivo, count(*) AS leidas, count(*) FILTER (estado_fila = 'staged') AS staged, "
+        "count(*) FILTER (estado_fila = 'quarantined') AS quarantined FROM raw.registros WHERE anio = ? "
+        "GROUP BY tipo_registro, archivo ORDER BY tipo_registro, archivo",
+        [anio],
+    ).df()
+    yield dg.MaterializeResult(
+        asset_key=RAW,
+        metadata=table_metadata(
+            "raw.registros",
+            RAW_COLUMNS,
+            int(counts["leidas"].sum()),
+            archivos_leidos=len(counts),
+            filas_por_archivo=dg.MetadataValue.md(markdown_table(counts, max_rows=50)),
+            **common,
+        ),
+    )
+    quarantined = _quarantine_by_origen(conn, anio)
+    for kind in KINDS:
+        rows, files = conn.execute(f"SELECT count(*), count(DISTINCT archivo) FROM staging.{kind} WHERE anio = ?", [anio]).fetchone()
+        yield dg.MaterializeResult(
+            asset_key=STAGING[kind],
+            metadata=table_metadata(
+                f"staging.{kind}",
+                STAGING_COLUMNS[kind],
+                rows,
+                archivos=files,
+                filas_en_cuarentena=int(quarantined.loc[quarantined["origen"] == kind, "filas"].sum()),
+                **common,
+            ),
+        )
+    by_rule = conn.execute(
+        "SELECT origen, regla, count(*) AS filas FROM quarantine.filas_rechazadas WHERE anio = ? AND origen IN "
+        f"({', '.join('?' for _ in WRITTEN_TO.origenes)}) GROUP BY origen, regla ORDER BY filas DESC, origen, regla",
+        [anio, *WRITTEN_TO.origenes],
+    ).df()
+    rejected_files = fingerprints.warehouse_counts(conn, anio, WRITTEN_TO)[3]
+    yield dg.MaterializeResult(
+        asset_key=QUARANTINE,
+        metadata={
+            "dagster/row_count": dg.MetadataValue.int(int(by_rule["filas"].sum())),
+            "filas_en_cuarentena": int(quarantined["filas"].sum()),
+            "archivos_rechazados": dg.MetadataValue.int(rejected_files),
+            "por_regla": dg.MetadataValue.md(markdown_table(by_rule)),
+            **common,
+        },
+    )
+    unreconciled = unreconciled_files(conn, anio)
+    duplicates = {kind: duplicate_keys(conn, f"staging.{kind}", REGISTROS[kind].key, anio) for kind in KEYED_KINDS}
+    timings = {"fingerprint": fingerprint_seconds, "checks": round(time.perf_counter() - started - fingerprint_seconds, 4)}
+    context.log.info(f"registros {anio}: {UNCHANGED_NOTE} (huella {huella}); seconds {timings}")
+    yield from _check_results(unreconciled, duplicates, clear_personal_ids(conn, anio))
+
+
+def _quarantine_by_origen(conn, anio: int):
+    """Distinct quarantined rows (a row may break several rules) per origen."""
+    if not table_exists(conn, "quarantine.filas_rechazadas"):
+        return pd.DataFrame({"origen": pd.Series(dtype="str"), "filas": pd.Series(dtype="int64")})
+    return conn.execute(
+        "SELECT origen, count(DISTINCT (archivo, fila)) AS filas FROM quarantine.filas_rechazadas WHERE anio = ? GROUP BY origen",
+        [anio],
+    ).df()

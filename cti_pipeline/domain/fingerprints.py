@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -41,19 +42,35 @@ PACKAGE = Path(__file__).resolve().parent.parent
 CODE = ("settings.py", "warehouse.py", "contracts", "landing/discovery.py", "landing/readers.py", "domain/reading.py", "domain/read_cache.py",
         "domain/read_helper.py", "domain/ingest.py")
 LIBRARIES = ("pandas", "pandera", "pyarrow", "python-calamine", "duckdb")
-# What the counts in meta.huellas are compared with: (table, extra condition) per counted column.
-COUNTED = {
-    "filas_raw": ("raw.{origen}", ""),
-    "filas_staging": ("staging.{origen}", ""),
-    "filas_cuarentena": ("quarantine.filas_rechazadas", " AND origen = $origen"),
-    "archivos_rechazados": ("quarantine.archivos_rechazados", " AND origen = $origen"),
-}
+# The counts written with each fingerprint, compared with the warehouse before a year is skipped.
+COUNTED = ("filas_raw", "filas_staging", "filas_cuarentena", "archivos_rechazados")
+
+
+@dataclass(frozen=True)
+class Counted:
+    """Where one source's rows of a year are: its raw and staging tables, and its `origen` values in the
+    quarantine tables. `Counted.of(origen)` is the usual one-table-per-layer case."""
+
+    raw: tuple[str, ...]
+    staging: tuple[str, ...]
+    origenes: tuple[str, ...]
+
+    @classmethod
+    def of(cls, origen: str) -> Counted:
+        return cls((f"raw.{origen}",), (f"staging.{origen}",), (origen,))
 
 
 def year_fingerprint(
-    source: str, year_dir: Path, anio: int, catalogs: Iterable[str], override_dir: Path | None, code: Iterable[str] = ()
+    source: str,
+    year_dir: Path,
+    anio: int,
+    catalogs: Iterable[str],
+    override_dir: Path | None,
+    code: Iterable[str] = (),
+    settings: Iterable[str] = (),
 ) -> str:
-    """Files discovery sees (and rejects), the catalogs' bytes, the code's bytes and library versions."""
+    """Files discovery sees (and rejects), the catalogs' bytes, the code's bytes and library versions,
+    and any `settings` the rows depend on (pass a digest of a secret, never the secret)."""
     discovery = discover_files(year_dir)
     digest = hashlib.sha256(f"{source}\x00{anio}\n".encode())
     digest.update(fingerprint(f"{source}/{anio}", {f.name: (f.size, f.mtime_ns) for f in discovery.files}).encode())
@@ -64,6 +81,8 @@ def year_fingerprint(
     for name in sorted(catalogs):
         path = catalog_path(name, override_dir)
         digest.update(f"\ncatalog\x00{name}\x00".encode() + (path.read_bytes() if path else b"<missing>"))
+    for setting in settings:
+        digest.update(f"\nsetting\x00{setting}".encode())
     digest.update(code_version((*CODE, *code)).encode())
     return digest.hexdigest()[:32]
 
@@ -92,25 +111,35 @@ def huella_frame(origen: str, anio: int, huella: str, counts: Mapping[str, int],
     return pd.DataFrame([row]).astype({"anio": "int64", **{k: "int64" for k in COUNTED}})
 
 
-def unchanged(conn: duckdb.DuckDBPyConnection, origen: str, anio: int, huella: str) -> bool:
+def unchanged(conn: duckdb.DuckDBPyConnection, origen: str, anio: int, huella: str, where: Counted | None = None) -> bool:
     """The stored fingerprint equals `huella` and the tables still hold the counts written with it."""
     if not table_exists(conn, TABLE):
         return False
     stored = conn.execute(
         f"SELECT {', '.join(COUNTED)} FROM meta.huellas WHERE origen = ? AND anio = ? AND huella = ?", [origen, anio, huella]
     ).fetchall()
-    if len(stored) != 1:
-        return False
-    for (column, (table, condition)), expected in zip(COUNTED.items(), stored[0], strict=True):
-        table = table.format(origen=origen)
+    return len(stored) == 1 and stored[0] == warehouse_counts(conn, anio, where or Counted.of(origen))
+
+
+def warehouse_counts(conn: duckdb.DuckDBPyConnection, anio: int, where: Counted) -> tuple[int, ...]:
+    """The COUNTED values for one year as the warehouse holds them now (a missing table counts 0)."""
+    return (
+        _count(conn, where.raw, anio),
+        _count(conn, where.staging, anio),
+        _count(conn, ("quarantine.filas_rechazadas",), anio, where.origenes),
+        _count(conn, ("quarantine.archivos_rechazados",), anio, where.origenes),
+    )
+
+
+def _count(conn: duckdb.DuckDBPyConnection, tables: Iterable[str], anio: int, origenes: tuple[str, ...] | None = None) -> int:
+    total = 0
+    for table in tables:
         if not table_exists(conn, table):
-            if expected:
-                return False
             continue
         schema, name = table.split(".", 1)
-        count = conn.execute(
-            f'SELECT count(*) FROM "{schema}"."{name}" WHERE anio = $anio{condition}', {"anio": anio, "origen": origen} if condition else {"anio": anio}
-        ).fetchone()[0]
-        if count != expected:
-            return False
-    return True
+        sql, params = f'SELECT count(*) FROM "{schema}"."{name}" WHERE anio = ?', [anio]
+        if origenes is not None:
+            sql += f" AND origen IN ({', '.join('?' for _ in origenes)})"
+            params += list(origenes)
+        total += conn.execute(sql, params).fetchone()[0]
+    return total

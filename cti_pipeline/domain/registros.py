@@ -92,6 +92,8 @@ class RegistrosResult:
     quarantined: pd.DataFrame
     rejected_files: pd.DataFrame
     warnings: list[str] = field(default_factory=list)
+    # Files rejected for a failure that may not recur (disk, memory): the year must be read again next run.
+    transient_rejections: int = 0
 
     def file_counts(self) -> pd.DataFrame:
         """Per file: kind, rows read, staged, quarantined (the "nothing lost" identity)."""
@@ -156,8 +158,10 @@ def process_registros(
         early[kind_of_file(rejection.archivo) or ORIGEN_DESCONOCIDO].append(rejection)
     rejected.append(rejected_files_frame(ORIGEN_DESCONOCIDO, anio, early.pop(ORIGEN_DESCONOCIDO, []), detected_at))
 
+    transient = sum(r.transient for r in discovery.rejected)
     for kind in KINDS:
         result = process_kind(kind, by_kind.get(kind, []), anio, salt, iso3_codes)
+        transient += sum(r.transient for r in result.rejected)
         raw_parts.append(result.raw)
         staged[kind] = result.staged
         quarantined.append(result.quarantined)
@@ -167,7 +171,8 @@ def process_registros(
     raw = pd.concat([p for p in raw_parts if not p.empty], ignore_index=True) if any(not p.empty for p in raw_parts) else empty_raw()
     quarantine = pd.concat([q for q in quarantined if not q.empty], ignore_index=True) if any(not q.empty for q in quarantined) else empty_quarantine()
     rejected_frame = pd.concat([r for r in rejected if not r.empty], ignore_index=True) if any(not r.empty for r in rejected) else rejected[0]
-    return RegistrosResult(raw=raw, staged=staged, quarantined=quarantine, rejected_files=rejected_frame, warnings=warnings)
+    return RegistrosResult(raw=raw, staged=staged, quarantined=quarantine, rejected_files=rejected_frame, warnings=warnings,
+                           transient_rejections=transient)
 
 
 def process_kind(
