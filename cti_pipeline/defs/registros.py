@@ -94,8 +94,8 @@ def registros(context: dg.AssetExecutionContext, cti: CtiConfig, warehouse: Ware
     year_dir = cti.landing_dir / "registros" / str(anio)
     started = time.perf_counter()
     # The salt decides every pseudonym written: a new salt must rewrite the year (its digest, never the salt).
-    salt = "pii_salt_sha256=" + hashlib.sha256(cti.pii_salt.encode("utf-8")).hexdigest()
-    huella = fingerprints.year_fingerprint(ORIGEN, year_dir, anio, CATALOGS, cti.reference_override_dir, CODE, settings=[salt])
+    salt_digest = "pii_salt_sha256=" + hashlib.sha256(cti.pii_salt.encode("utf-8")).hexdigest()
+    huella = fingerprints.year_fingerprint(ORIGEN, year_dir, anio, CATALOGS, cti.reference_override_dir, CODE, settings=[salt_digest])
     with warehouse.get_connection() as conn:
         if fingerprints.unchanged(conn, ORIGEN, anio, huella, WRITTEN_TO):
             yield from _unchanged_results(context, conn, anio, huella, started)
@@ -206,7 +206,7 @@ def _unchanged_results(context: dg.AssetExecutionContext, conn, anio: int, huell
     """Nothing changed since the last successful write: no file is read, the warehouse is left as it is,
     and the materialisations and checks report what the warehouse holds."""
     fingerprint_seconds = round(time.perf_counter() - started, 4)
-    common = fingerprint_metadata(True, huella, UNCHANGED_NOTE)
+    common = {**fingerprint_metadata(True, huella, UNCHANGED_NOTE), "tiempos_s": dg.MetadataValue.json({"fingerprint": fingerprint_seconds})}
     counts = conn.execute(
         "SELECT tipo_registro, archivo, count(*) AS leidas, count(*) FILTER (estado_fila = 'staged') AS staged, "
         "count(*) FILTER (estado_fila = 'quarantined') AS quarantined FROM raw.registros WHERE anio = ? "
@@ -262,10 +262,11 @@ def _unchanged_results(context: dg.AssetExecutionContext, conn, anio: int, huell
 
 
 def _quarantine_by_origen(conn, anio: int):
-    """Distinct quarantined rows (a row may break several rules) per origen."""
+    """Distinct quarantined rows (a row may break several rules) per origen of the administrative records."""
     if not table_exists(conn, "quarantine.filas_rechazadas"):
         return pd.DataFrame({"origen": pd.Series(dtype="str"), "filas": pd.Series(dtype="int64")})
     return conn.execute(
-        "SELECT origen, count(DISTINCT (archivo, fila)) AS filas FROM quarantine.filas_rechazadas WHERE anio = ? GROUP BY origen",
-        [anio],
+        "SELECT origen, count(DISTINCT (archivo, fila)) AS filas FROM quarantine.filas_rechazadas WHERE anio = ? "
+        f"AND origen IN ({', '.join('?' for _ in WRITTEN_TO.origenes)}) GROUP BY origen",
+        [anio, *WRITTEN_TO.origenes],
     ).df()

@@ -112,13 +112,16 @@ def huella_frame(origen: str, anio: int, huella: str, counts: Mapping[str, int],
 
 
 def unchanged(conn: duckdb.DuckDBPyConnection, origen: str, anio: int, huella: str, where: Counted | None = None) -> bool:
-    """The stored fingerprint equals `huella` and the tables still hold the counts written with it."""
-    if not table_exists(conn, TABLE):
+    """The stored fingerprint equals `huella` and the tables still hold the counts written with it (a
+    table dropped since then means the year is written again, which creates it)."""
+    where = where or Counted.of(origen)
+    tables = (TABLE, *where.raw, *where.staging, "quarantine.filas_rechazadas", "quarantine.archivos_rechazados")
+    if not all(table_exists(conn, table) for table in tables):
         return False
     stored = conn.execute(
         f"SELECT {', '.join(COUNTED)} FROM meta.huellas WHERE origen = ? AND anio = ? AND huella = ?", [origen, anio, huella]
     ).fetchall()
-    return len(stored) == 1 and stored[0] == warehouse_counts(conn, anio, where or Counted.of(origen))
+    return len(stored) == 1 and stored[0] == warehouse_counts(conn, anio, where)
 
 
 def warehouse_counts(conn: duckdb.DuckDBPyConnection, anio: int, where: Counted) -> tuple[int, ...]:

@@ -7,6 +7,7 @@ import duckdb
 import pandas as pd
 import pytest
 
+from cti_pipeline.contracts.tables import ARCHIVOS_RECHAZADOS, FILAS_RECHAZADAS
 from cti_pipeline.domain import fingerprints
 from cti_pipeline.warehouse import TableWrite, replace_partitions
 from cti_pipeline_tests.factories import declaracion_row, write_csv, write_xlsx
@@ -88,11 +89,14 @@ def write_year(conn: duckdb.DuckDBPyConnection, anio: int, huella_value: str, st
     staging = pd.DataFrame({"anio": [anio] * staged, "x": ["v"] * staged})
     raw = pd.DataFrame({"anio": [anio] * (staged + 1), "x": ["v"] * (staged + 1)})
     counts = {"filas_raw": staged + 1, "filas_staging": staged, "filas_cuarentena": 0, "archivos_rechazados": 0}
+    where = {"anio": anio, "origen": "declaraciones"}
     replace_partitions(
         conn,
         [
             TableWrite("raw.declaraciones", {"anio": "INTEGER", "x": "VARCHAR"}, raw, {"anio": anio}),
             TableWrite("staging.declaraciones", {"anio": "INTEGER", "x": "VARCHAR"}, staging, {"anio": anio}),
+            TableWrite("quarantine.filas_rechazadas", FILAS_RECHAZADAS, pd.DataFrame(columns=list(FILAS_RECHAZADAS)), where),
+            TableWrite("quarantine.archivos_rechazados", ARCHIVOS_RECHAZADOS, pd.DataFrame(columns=list(ARCHIVOS_RECHAZADOS)), where),
             TableWrite(fingerprints.TABLE, fingerprints.HUELLAS, fingerprints.huella_frame("declaraciones", anio, huella_value, counts),
                        {"origen": "declaraciones", "anio": anio}),
         ],
@@ -112,3 +116,7 @@ def test_unchanged_needs_the_same_fingerprint_and_the_rows_written_with_it(tmp_p
         assert conn.execute("SELECT count(*) FROM meta.huellas WHERE anio = 2024").fetchone()[0] == 1
         conn.execute("DELETE FROM staging.declaraciones WHERE rowid = (SELECT min(rowid) FROM staging.declaraciones WHERE anio = 2024)")
         assert not fingerprints.unchanged(conn, "declaraciones", 2024, "h1")  # the warehouse no longer holds what was written
+        write_year(conn, 2024, "h1", staged=3)
+        assert fingerprints.unchanged(conn, "declaraciones", 2024, "h1")
+        conn.execute("DROP TABLE quarantine.archivos_rechazados")  # empty for the year, but gone: written again
+        assert not fingerprints.unchanged(conn, "declaraciones", 2024, "h1")

@@ -4,9 +4,11 @@ import os
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 
 from cti_pipeline.defs.registros import registros
 from cti_pipeline.defs.resources import CtiConfig
+from cti_pipeline.settings import Settings
 from cti_pipeline_tests.pncti.builders import ANIO, land, row
 
 
@@ -36,6 +38,9 @@ def test_an_unchanged_year_reports_what_the_warehouse_holds_and_a_changed_file_o
 
     first, first_checks = materialize(resources)
     assert first["raw/registros"]["sin_cambios"].value is False
+    with duckdb.connect(str(Settings.from_env().warehouse)) as conn:  # another source's quarantine row, same year
+        conn.execute("INSERT INTO quarantine.filas_rechazadas (origen, anio, archivo, fila, columna, regla) "
+                     "VALUES ('declaraciones', ?, 'x.csv', 2, 'ruc_entidad', 'obligatorio')", [ANIO])
     assert accesos(warehouse) == [("BECAS", 120)]
 
     # Same name, size and modification time, other content: a re-read would stage 999 instead of 120.
@@ -58,6 +63,11 @@ def test_an_unchanged_year_reports_what_the_warehouse_holds_and_a_changed_file_o
     third, _ = materialize(resources)
     assert third["raw/registros"]["sin_cambios"].value is False
     assert accesos(warehouse) == [("BECAS", 999)]
+    with duckdb.connect(str(Settings.from_env().warehouse)) as conn:  # a table dropped by hand: the year is written again
+        conn.execute("DROP TABLE staging.compromisos")
+    assert materialize(resources)[0]["raw/registros"]["sin_cambios"].value is False
+    with warehouse() as conn:
+        assert conn.execute("SELECT count(*) FROM staging.compromisos").fetchone()[0] == 0
 
     before = pseudonyms(warehouse)
     other_salt = {**resources, "cti": CtiConfig(data_dir=str(data_dir), pii_salt="another-salt")}
