@@ -177,16 +177,13 @@ def _check_results(anio, catalogs, unreconciled, duplicates, unconverted):
 
 
 def huella_row(anio: int, huella: str, result):
-    """The year's fingerprint row; none when a file failed for a reason that may not recur (the disk,
-    memory), so that the next run reads the year again instead of keeping that rejection."""
     counts = {
         "filas_raw": len(result.raw),
         "filas_staging": len(result.staged),
         "filas_cuarentena": len(result.quarantined),
         "archivos_rechazados": len(result.rejected_files),
     }
-    row = fingerprints.huella_frame(DECLARACION.origen, anio, huella, counts)
-    return row.iloc[:0] if result.transient_rejections else row
+    return fingerprints.huella_frame(DECLARACION.origen, anio, huella, counts, transient_rejections=result.transient_rejections)
 
 
 def year_quality(conn, anio: int):

@@ -4,7 +4,6 @@ import hashlib
 import time
 
 import dagster as dg
-import pandas as pd
 
 from cti_pipeline.contracts.reference import load_iso3
 from cti_pipeline.contracts.registros import KINDS, REGISTROS
@@ -21,7 +20,7 @@ from cti_pipeline.domain.registros import (
 )
 from cti_pipeline.domain import fingerprints
 from cti_pipeline.domain.quality import duplicate_keys
-from cti_pipeline.warehouse import TableWrite, replace_partitions, table_exists
+from cti_pipeline.warehouse import TableWrite, replace_partitions
 
 RAW = dg.AssetKey(["raw", "registros"])
 QUARANTINE = dg.AssetKey(["quarantine", "registros"])
@@ -168,16 +167,13 @@ def registros(context: dg.AssetExecutionContext, cti: CtiConfig, warehouse: Ware
 
 
 def huella_row(anio: int, huella: str, result):
-    """The year's fingerprint row, with the counts written; none when a file failed for a reason that may
-    not recur (the disk, memory), so that the next run reads the year again."""
     counts = {
         "filas_raw": len(result.raw),
         "filas_staging": sum(len(staged) for staged in result.staged.values()),
         "filas_cuarentena": len(result.quarantined),
         "archivos_rechazados": len(result.rejected_files),
     }
-    row = fingerprints.huella_frame(ORIGEN, anio, huella, counts)
-    return row.iloc[:0] if result.transient_rejections else row
+    return fingerprints.huella_frame(ORIGEN, anio, huella, counts, transient_rejections=result.transient_rejections)
 
 
 def _check_results(unreconciled, duplicates, clear_ids):
@@ -239,15 +235,15 @@ def _unchanged_results(context: dg.AssetExecutionContext, conn, anio: int, huell
             ),
         )
     by_rule = conn.execute(
-        "SELECT origen, regla, count(*) AS filas FROM quarantine.filas_rechazadas WHERE anio = ? AND origen IN "
-        f"({', '.join('?' for _ in WRITTEN_TO.origenes)}) GROUP BY origen, regla ORDER BY filas DESC, origen, regla",
-        [anio, *WRITTEN_TO.origenes],
+        "SELECT origen, regla, count(*) AS filas FROM quarantine.filas_rechazadas WHERE anio = ? AND list_contains(?, origen) "
+        "GROUP BY origen, regla ORDER BY filas DESC, origen, regla",
+        [anio, list(WRITTEN_TO.origenes)],
     ).df()
-    rejected_files = fingerprints.warehouse_counts(conn, anio, WRITTEN_TO)[3]
+    _, _, rules_broken, rejected_files = fingerprints.warehouse_counts(conn, anio, WRITTEN_TO)
     yield dg.MaterializeResult(
         asset_key=QUARANTINE,
         metadata={
-            "dagster/row_count": dg.MetadataValue.int(int(by_rule["filas"].sum())),
+            "dagster/row_count": dg.MetadataValue.int(rules_broken),
             "filas_en_cuarentena": int(quarantined["filas"].sum()),
             "archivos_rechazados": dg.MetadataValue.int(rejected_files),
             "por_regla": dg.MetadataValue.md(markdown_table(by_rule)),
@@ -263,10 +259,8 @@ def _unchanged_results(context: dg.AssetExecutionContext, conn, anio: int, huell
 
 def _quarantine_by_origen(conn, anio: int):
     """Distinct quarantined rows (a row may break several rules) per origen of the administrative records."""
-    if not table_exists(conn, "quarantine.filas_rechazadas"):
-        return pd.DataFrame({"origen": pd.Series(dtype="str"), "filas": pd.Series(dtype="int64")})
     return conn.execute(
         "SELECT origen, count(DISTINCT (archivo, fila)) AS filas FROM quarantine.filas_rechazadas WHERE anio = ? "
-        f"AND origen IN ({', '.join('?' for _ in WRITTEN_TO.origenes)}) GROUP BY origen",
-        [anio, *WRITTEN_TO.origenes],
+        "AND list_contains(?, origen) GROUP BY origen",
+        [anio, list(WRITTEN_TO.origenes)],
     ).df()

@@ -44,6 +44,7 @@ CODE = ("settings.py", "warehouse.py", "contracts", "landing/discovery.py", "lan
 LIBRARIES = ("pandas", "pandera", "pyarrow", "python-calamine", "duckdb")
 # The counts written with each fingerprint, compared with the warehouse before a year is skipped.
 COUNTED = ("filas_raw", "filas_staging", "filas_cuarentena", "archivos_rechazados")
+QUARANTINE_TABLES = ("quarantine.filas_rechazadas", "quarantine.archivos_rechazados")
 
 
 @dataclass(frozen=True)
@@ -104,19 +105,29 @@ def code_version(paths: Iterable[str], libraries: Iterable[str] = LIBRARIES) -> 
     return digest.hexdigest()
 
 
-def huella_frame(origen: str, anio: int, huella: str, counts: Mapping[str, int], written_at: dt.datetime | None = None) -> pd.DataFrame:
-    """The one `meta.huellas` row of a successful write (for `warehouse.replace_partitions`)."""
+def huella_frame(
+    origen: str,
+    anio: int,
+    huella: str,
+    counts: Mapping[str, int],
+    written_at: dt.datetime | None = None,
+    *,
+    transient_rejections: int = 0,
+) -> pd.DataFrame:
+    """The one `meta.huellas` row of a successful write (for `warehouse.replace_partitions`); no row when
+    a file failed for a reason that may not recur (the disk, memory), so that writing it removes the
+    year's old fingerprint and the next run reads the year again instead of keeping that rejection."""
     written_at = written_at or dt.datetime.now(dt.UTC).replace(tzinfo=None)
     row = {"origen": origen, "anio": anio, "huella": huella, **{k: int(counts[k]) for k in COUNTED}, "escrito_en": written_at}
-    return pd.DataFrame([row]).astype({"anio": "int64", **{k: "int64" for k in COUNTED}})
+    frame = pd.DataFrame([row]).astype({"anio": "int64", **{k: "int64" for k in COUNTED}})
+    return frame.iloc[:0] if transient_rejections else frame
 
 
 def unchanged(conn: duckdb.DuckDBPyConnection, origen: str, anio: int, huella: str, where: Counted | None = None) -> bool:
     """The stored fingerprint equals `huella` and the tables still hold the counts written with it (a
     table dropped since then means the year is written again, which creates it)."""
     where = where or Counted.of(origen)
-    tables = (TABLE, *where.raw, *where.staging, "quarantine.filas_rechazadas", "quarantine.archivos_rechazados")
-    if not all(table_exists(conn, table) for table in tables):
+    if not all(table_exists(conn, table) for table in (TABLE, *where.raw, *where.staging, *QUARANTINE_TABLES)):
         return False
     stored = conn.execute(
         f"SELECT {', '.join(COUNTED)} FROM meta.huellas WHERE origen = ? AND anio = ? AND huella = ?", [origen, anio, huella]
@@ -125,24 +136,22 @@ def unchanged(conn: duckdb.DuckDBPyConnection, origen: str, anio: int, huella: s
 
 
 def warehouse_counts(conn: duckdb.DuckDBPyConnection, anio: int, where: Counted) -> tuple[int, ...]:
-    """The COUNTED values for one year as the warehouse holds them now (a missing table counts 0)."""
+    """The COUNTED values for one year as the warehouse holds them now (its tables must exist)."""
+    filas, archivos = QUARANTINE_TABLES
     return (
         _count(conn, where.raw, anio),
         _count(conn, where.staging, anio),
-        _count(conn, ("quarantine.filas_rechazadas",), anio, where.origenes),
-        _count(conn, ("quarantine.archivos_rechazados",), anio, where.origenes),
+        _count(conn, (filas,), anio, where.origenes),
+        _count(conn, (archivos,), anio, where.origenes),
     )
 
 
 def _count(conn: duckdb.DuckDBPyConnection, tables: Iterable[str], anio: int, origenes: tuple[str, ...] | None = None) -> int:
     total = 0
     for table in tables:
-        if not table_exists(conn, table):
-            continue
         schema, name = table.split(".", 1)
         sql, params = f'SELECT count(*) FROM "{schema}"."{name}" WHERE anio = ?', [anio]
         if origenes is not None:
-            sql += f" AND origen IN ({', '.join('?' for _ in origenes)})"
-            params += list(origenes)
+            sql, params = sql + " AND list_contains(?, origen)", [anio, list(origenes)]
         total += conn.execute(sql, params).fetchone()[0]
     return total

@@ -81,11 +81,10 @@ class ReadCache:
         self.up_to_date = len(found) == len(files) == len(stored)
         return found
 
-    def save(self, spec: ReadSpec, outcomes: Mapping[LandedFile, Outcome], read_started_ns: int | None = None) -> bool:
+    def save(self, spec: ReadSpec, outcomes: Mapping[LandedFile, Outcome], read_started_ns: int) -> bool:
         """Replace the cache with these outcomes (less those to read again next time); False when it
         cannot be written (read-only data folder, full disk): reading goes on without it."""
-        started = time.time_ns() if read_started_ns is None else read_started_ns
-        kept = {file: outcome for file, outcome in outcomes.items() if worth_keeping(file, outcome, started)}
+        kept = {file: outcome for file, outcome in outcomes.items() if worth_keeping(file, outcome, read_started_ns)}
         remove_leftovers(self.folder)
         return write_entries(self.path, self.version, spec, kept)
 

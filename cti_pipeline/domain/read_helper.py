@@ -51,7 +51,6 @@ class Claims:
     PAIR = struct.Struct("<qq")
 
     def __init__(self, path: Path):
-        self.path = path
         self.fd = os.open(path, os.O_RDWR)
 
     @classmethod
