@@ -198,13 +198,7 @@ def read_part(file: LandedFile, spec: Readable) -> FileRejection | FilePart:
         return FileRejection(file.name, "El archivo es demasiado grande para procesarlo.", transient=True)
     missing = [name for name in spec.required_names if name not in table.names]
     if missing:
-        found = ", ".join(table.names) or "ninguna"
-        where = f" (hoja «{table.hoja}»)" if table.hoja else ""
-        return FileRejection(
-            file.name,
-            f"Faltan columnas obligatorias{where}: {', '.join(missing)}. Columnas encontradas: {found}. "
-            "Use la plantilla (cti-pipeline template) o revise que la cabecera esté en la primera fila con datos.",
-        )
+        return FileRejection(file.name, missing_columns_reason(spec, table, missing))
     extras = [c for c in table.names if c not in spec.names]
     warnings = [f"{file.name}: {w}" for w in table.warnings]
     packed = long_extra = None
@@ -217,6 +211,24 @@ def read_part(file: LandedFile, spec: Readable) -> FileRejection | FilePart:
     kept = {name: trimmed_text(column) for name, column in zip(table.names, table.columns, strict=True) if name in spec.names}
     contract_only = RawTable(list(kept), [], table.fila, table.hoja, table.decimal_comma, table.encoding)
     return FilePart(contract_only, kept, packed, long_extra, file.name, file.mtime_ns, warnings)
+
+
+def missing_columns_reason(spec: Readable, table: RawTable, missing: list[str]) -> str:
+    """Why a file without the contract's required columns is rejected, for the entity that sent it.
+
+    The cells found where the header should be are quoted only when some of them are contract column
+    names: then they are a header (with typos to fix). When none is, the header row is missing and
+    those cells are the first row of data, which may hold a DNI, a person's name or an e-mail; they
+    are not repeated in the reason, which reaches the warehouse, the logs and the feedback workbooks.
+    """
+    where = f" (hoja «{table.hoja}»)" if table.hoja else ""
+    advice = "Use la plantilla (cti-pipeline template) o revise que la cabecera esté en la primera fila con datos."
+    if not set(table.names) & set(spec.names):
+        return (
+            f"No se encontró la fila de cabecera{where}: ninguna de las {len(table.names)} celdas de la primera fila "
+            f"con datos es un nombre de columna de la plantilla (faltan: {', '.join(missing)}). {advice}"
+        )
+    return f"Faltan columnas obligatorias{where}: {', '.join(missing)}. Columnas encontradas: {', '.join(table.names)}. {advice}"
 
 
 def pack_extras(extras: pd.DataFrame) -> pd.Series:

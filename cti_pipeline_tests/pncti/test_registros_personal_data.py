@@ -58,3 +58,39 @@ def test_quarantine_masks_a_participante_id_and_never_repeats_it(data_dir):
     everything = " ".join(str(v) for v in result.quarantined.to_numpy().ravel().tolist())
     assert "87654321" not in everything and "12345678" not in everything
     assert quarantined.loc["nota", "valor"] == "30"
+
+
+def test_a_file_without_its_header_row_is_rejected_without_repeating_its_first_row(data_dir):
+    """With no header, the first row of data stands where the header should be: its DNI, name and
+    e-mail must not reach the rejection reason, which the warehouse, the logs and the feedback keep."""
+    from openpyxl import Workbook
+
+    first = row("capacitaciones", participante_id="45678912")
+    cells = [first[name] for name in REGISTROS["capacitaciones"].names] + ["Rosa Quispe Mamani", "rosa.quispe@example.org"]
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = REGISTROS["capacitaciones"].sheet
+    sheet.append(cells)
+    sheet.append(cells)
+    path = folder(data_dir) / "capacitaciones_sin_cabecera.xlsx"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    workbook.save(path)
+    write_csv(folder(data_dir) / "capacitaciones_sin_cabecera.csv", [], headers=[str(c) for c in cells], separator=";")
+
+    result = process(data_dir)
+
+    reasons = result.rejected_files.set_index("archivo")["motivo"]
+    assert set(reasons.index) == {"capacitaciones_sin_cabecera.xlsx", "capacitaciones_sin_cabecera.csv"}
+    said = " ".join([*reasons, *result.warnings])
+    for personal in ("45678912", "rosa", "quispe", "example"):
+        assert personal not in said.casefold()
+    assert all("No se encontró la fila de cabecera" in reason and "participante_id" in reason for reason in reasons)
+
+
+def test_a_header_with_a_misspelt_column_is_quoted_back_so_the_entity_can_fix_it(data_dir):
+    headers = ["participante_idd" if name == "participante_id" else name for name in REGISTROS["capacitaciones"].names]
+    write_csv(folder(data_dir) / "capacitaciones.csv", [row("capacitaciones", participante_idd="45678912")], headers=headers)
+    reason = process(data_dir).rejected_files["motivo"].iloc[0]
+    assert "Faltan columnas obligatorias: participante_id." in reason
+    assert "Columnas encontradas: " in reason and "participante_idd" in reason
+    assert "45678912" not in reason
