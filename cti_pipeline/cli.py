@@ -7,6 +7,7 @@ import logging
 import os
 import shutil
 import sys
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,17 +56,39 @@ class RunSummary:
     failed_steps: list[str] = field(default_factory=list)
 
 
-def run_job(defs, instance, job_name: str, partition_key: str | None, selection: str | None) -> RunSummary | None:
+class SelectionError(ValueError):
+    """A --select that Dagster cannot parse or that matches no asset."""
+
+
+def resolve_selection(defs, selection: str | None):
+    """The asset keys `selection` names, with the siblings a multi-asset must materialise with them
+    (staging/declaraciones comes with raw/ and quarantine/declaraciones, as in the UI); None for all."""
+    if not selection:
+        return None
     import dagster as dg
 
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", dg.BetaWarning)  # group: and tag: pass a beta parameter inside Dagster
+            chosen = dg.AssetSelection.from_string(selection).required_multi_asset_neighbors().resolve(defs.resolve_asset_graph())
+    except dg.DagsterError as error:  # unparsable text, or a bare name that is no asset key
+        raise SelectionError(f"--select {selection!r} is not a valid asset selection: {str(error).splitlines()[0]}") from error
+    if not chosen:
+        raise SelectionError(f"--select {selection!r} matches no asset (e.g. \"group:declaraciones\", \"key:staging/declaraciones\")")
+    return chosen
+
+
+def run_job(defs, instance, job_name: str, partition_key: str | None, chosen) -> RunSummary | None:
+    """Run `job_name` in process, limited to the assets of `chosen` it executes (None: the whole job)."""
     job = defs.resolve_job_def(job_name)
     asset_selection = None
-    if selection:
-        chosen = dg.AssetSelection.from_string(selection).resolve(defs.resolve_asset_graph())
-        in_job = {key for key in chosen if key in job.asset_layer.asset_graph.get_all_asset_keys()}
+    if chosen is not None:
+        in_job = set(chosen) & set(job.asset_layer.executable_asset_keys)
         if not in_job:
             return None
         asset_selection = sorted(in_job)
+    import dagster as dg
+
     result = job.execute_in_process(
         run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
         instance=instance,
@@ -124,21 +147,32 @@ def materialize(years: list[int] | None, selection: str | None) -> int:
 
     settings = Settings.from_env()
     defs = load_defs()
+    try:
+        chosen = resolve_selection(defs, selection)
+    except SelectionError as error:
+        print(str(error), file=sys.stderr)
+        return 2
     instance = dg.DagsterInstance.get()
     job_names = {job.name for job in defs.resolve_all_job_defs()}
-    run_years = years if years else landing_years(settings)
     partitions = defs.resolve_job_def(PNCTI_JOB).partitions_def
     valid = set(partitions.get_partition_keys(dynamic_partitions_store=instance))
+    unknown = [year for year in years or [] if str(year) not in valid]
+    if unknown:
+        print(f"no such year partition: {', '.join(map(str, unknown))} (partitions run {min(valid)}–{max(valid)})", file=sys.stderr)
+        return 2
+    run_years = years or []
+    if not years:
+        found = landing_years(settings)
+        run_years = [year for year in found if str(year) in valid]
+        for year in sorted(set(found) - set(run_years)):
+            print(f"year folder {year} under landing/ is outside the partitions ({min(valid)}–{max(valid)}); skipped", file=sys.stderr)
     summaries: list[RunSummary] = []
     for year in run_years:
-        if str(year) not in valid:
-            print(f"year {year}: no such partition (partitions run {min(valid)}–{max(valid)}); skipped", file=sys.stderr)
-            continue
-        summary = run_job(defs, instance, PNCTI_JOB, str(year), selection)
+        summary = run_job(defs, instance, PNCTI_JOB, str(year), chosen)
         if summary:
             summaries.append(summary)
     if not years and GPEDC_JOB in job_names:
-        summary = run_job(defs, instance, GPEDC_JOB, None, selection)
+        summary = run_job(defs, instance, GPEDC_JOB, None, chosen)
         if summary:
             summaries.append(summary)
     # A successful run that changed marts without publishing them (GPEDC, --select) is followed by the
@@ -162,8 +196,12 @@ def materialize(years: list[int] | None, selection: str | None) -> int:
             print(f"    failed check: {check}")
         for step in summary.failed_steps:
             print(f"    failed step: {step}")
+    if not summaries and selection:
+        scope = "the yearly PNCTI job (with --year only year partitions run; the GPEDC round runs without --year)" if years else "any job"
+        print(f"  nothing to materialise: no asset of --select {selection!r} is in {scope}")
+        return 2
     if not summaries:
-        print("  nothing to materialise (no year folders under landing/ and no matching selection)")
+        print("  nothing to materialise: no year folders under landing/")
     return 0 if all(s.success for s in summaries) else 1
 
 
@@ -198,10 +236,12 @@ def build_parser() -> argparse.ArgumentParser:
         "materialize",
         help="materialise assets through Dagster (recorded at DAGSTER_HOME, visible in the UI)",
         description="Without --year: every year found under landing/ plus the GPEDC round. With --year: only "
-        "those years' partitions. Exits non-zero when a step fails (quarantined rows or files are not failures).",
+        "those years' partitions. Exits 1 when a step fails (quarantined rows or files are not failures), 2 on a year that is no partition "
+        "or a --select that matches nothing to run.",
     )
     run.add_argument("--year", type=int, action="append", dest="years", metavar="Y", help="a year partition (repeatable)")
-    run.add_argument("--select", metavar="DAGSTER_SELECTION", help='asset selection, e.g. "group:declaraciones" or "key:staging/declaraciones"')
+    run.add_argument("--select", metavar="DAGSTER_SELECTION", help='asset selection, e.g. "group:declaraciones" or "key:staging/declaraciones" (an asset made together '
+                     'with others, like the three of the declarations, brings them along)')
 
     sample = commands.add_parser("sample-data", help="write realistic, deterministic sample inputs (with some bad files and rows)")
     sample.add_argument("--out", type=Path, required=True, help="a data dir (files go to DIR/landing/) or a landing dir")

@@ -72,3 +72,42 @@ def test_the_warehouse_connection_caps_duckdb_memory_and_the_environment_overrid
         settings = Settings.from_env({"CTI_DATA_DIR": str(tmp_path), **environ})
         with warehouse_resource(settings).get_connection() as conn:
             assert conn.execute("SELECT current_setting('memory_limit')").fetchone()[0] == expected
+
+
+def test_select_brings_the_assets_made_together_and_runs_only_what_it_names(data_dir: Path, capsys: pytest.CaptureFixture):
+    main(["sample-data", "--out", str(data_dir), "--years", "2024", "--rows", "40"])
+    assert main(["materialize", "--year", "2024", "--select", "key:staging/declaraciones"]) == 0
+    out = capsys.readouterr().out
+    assert "pncti_anual_job[2024]: OK, 3 assets materialised" in out
+    assert main(["materialize", "--select", "group:gpedc"]) == 0
+    out = capsys.readouterr().out
+    assert "gpedc_job: OK" in out and "pncti_anual_job" not in out
+    runs = dg.DagsterInstance.get().get_run_records()
+    materialised = {
+        record.dagster_run.job_name: sorted(k.to_user_string() for k in record.dagster_run.asset_selection or [])
+        for record in runs
+    }
+    assert materialised["pncti_anual_job"] == ["quarantine/declaraciones", "raw/declaraciones", "staging/declaraciones"]
+    assert all(key.split("/")[1].startswith("gpedc") for key in materialised["gpedc_job"])
+
+
+@pytest.mark.parametrize(
+    ("arguments", "said"),
+    [
+        (["--select", "nosuch"], "is not a valid asset selection"),
+        (["--select", "key:staging/declaraciones and"], "is not a valid asset selection"),
+        (["--select", "key:nosuch"], "matches no asset"),
+        (["--year", "1999"], "no such year partition: 1999"),
+    ],
+)
+def test_a_selection_or_year_that_names_nothing_is_refused_with_exit_2_and_no_run(data_dir, capsys, arguments, said):
+    main(["sample-data", "--out", str(data_dir), "--years", "2024", "--rows", "20"])
+    assert main(["materialize", *arguments]) == 2
+    assert said in capsys.readouterr().err
+    assert dg.DagsterInstance.get().get_run_records() == []
+
+
+def test_a_selection_outside_the_year_job_says_why_nothing_ran(data_dir: Path, capsys: pytest.CaptureFixture):
+    main(["sample-data", "--out", str(data_dir), "--years", "2024", "--rows", "20"])
+    assert main(["materialize", "--year", "2024", "--select", "group:gpedc"]) == 2
+    assert "the GPEDC round runs without --year" in capsys.readouterr().out
