@@ -126,7 +126,8 @@ def png_text(png: bytes | None) -> str:
 @dg.asset(
     key=["reportes", "observaciones_entidades"],
     description="Observaciones para cada entidad declarante con filas en cuarentena o archivos rechazados del año: un libro por "
-    "entidad en exports/observaciones/<anio>/<ruc>.xlsx, listo para enviarle, y un resumen para APCI (resumen_apci.xlsx).",
+    "entidad en exports/observaciones/<anio>/<ruc>.xlsx, listo para enviarle (una fila con el RUC mal escrito va a la entidad "
+    "que declara su archivo), y un resumen para APCI (resumen_apci.xlsx).",
     group_name="reportes",
     kinds={"duckdb", "excel"},
     owners=["team:apci"],

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from cti_pipeline.contracts.declaracion import is_valid_ruc
 from cti_pipeline.outputs.xlsx import Sheet, write_workbook
 
 ROW_COLUMNS = ["archivo", "hoja", "fila", "columna", "regla", "valor", "mensaje"]
@@ -43,10 +44,14 @@ WHERE q.anio = ? AND q.origen = ?
 ORDER BY q.archivo, q.fila, q.columna, q.regla, q.hoja, q.valor, q.mensaje, r.ruc_entidad, r.nombre_entidad
 """
 FILES_SQL = "SELECT archivo, motivo FROM quarantine.archivos_rechazados WHERE anio = ? AND origen = ? ORDER BY archivo, motivo"
+# The RUC texts of every file with an observation, and how many of its rows carry each: a row whose RUC is
+# mistyped goes to the entity its file declares (one file per entity and year, contract).
 FILE_RUCS_SQL = """
-SELECT DISTINCT archivo, trim(ruc_entidad) AS ruc_entidad FROM raw.declaraciones
-WHERE anio = ? AND archivo IN (SELECT archivo FROM quarantine.archivos_rechazados WHERE anio = ? AND origen = ?)
-  AND nullif(trim(ruc_entidad), '') IS NOT NULL
+SELECT archivo, trim(ruc_entidad) AS ruc_entidad, count(*) AS filas FROM raw.declaraciones
+WHERE anio = ? AND nullif(trim(ruc_entidad), '') IS NOT NULL
+  AND archivo IN (SELECT archivo FROM quarantine.archivos_rechazados WHERE anio = ? AND origen = ?
+                  UNION SELECT archivo FROM quarantine.filas_rechazadas WHERE anio = ? AND origen = ?)
+GROUP BY archivo, trim(ruc_entidad)
 ORDER BY archivo, ruc_entidad
 """
 
@@ -69,7 +74,8 @@ class EntityFeedback:
 
 
 def read_feedback_inputs(conn, anio: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """(quarantined rows with the row's RUC text, rejected files, RUCs seen in raw for rejected files)."""
+    """(quarantined rows with the row's RUC text, rejected files, the RUC texts raw shows for every file
+    with an observation and how many rows carry each)."""
 
     def exists(table: str) -> bool:
         schema, name = table.split(".")
@@ -79,7 +85,7 @@ def read_feedback_inputs(conn, anio: int) -> tuple[pd.DataFrame, pd.DataFrame, p
 
     empty_rows = pd.DataFrame(columns=[*ROW_COLUMNS, "ruc_entidad", "nombre_entidad"])
     empty_files = pd.DataFrame(columns=FILE_COLUMNS)
-    empty_map = pd.DataFrame(columns=["archivo", "ruc_entidad"])
+    empty_map = pd.DataFrame(columns=["archivo", "ruc_entidad", "filas"])
     has_raw = exists("raw.declaraciones")
     if exists("quarantine.filas_rechazadas"):
         if has_raw:
@@ -94,8 +100,8 @@ def read_feedback_inputs(conn, anio: int) -> tuple[pd.DataFrame, pd.DataFrame, p
         rows = empty_rows
     files = conn.execute(FILES_SQL, [anio, ORIGEN]).df() if exists("quarantine.archivos_rechazados") else empty_files
     file_rucs = (
-        conn.execute(FILE_RUCS_SQL, [anio, anio, ORIGEN]).df()
-        if has_raw and exists("quarantine.archivos_rechazados")
+        conn.execute(FILE_RUCS_SQL, [anio, anio, ORIGEN, anio, ORIGEN]).df()
+        if has_raw and exists("quarantine.archivos_rechazados") and exists("quarantine.filas_rechazadas")
         else empty_map
     )
     return rows, files, file_rucs
@@ -132,10 +138,32 @@ def workbook_name_for_file(archivo: str) -> str:
     return f"sin_ruc_{safe_stem(Path(archivo).stem if archivo else 'archivo')}.xlsx"
 
 
-def row_keys(rows: pd.DataFrame) -> list[str]:
-    """The workbook key of every quarantined row: ruc:<its RUC text>, or archivo:<its file> when that text is blank."""
-    rucs = map(clean_text, rows["ruc_entidad"]) if "ruc_entidad" in rows else [None] * len(rows)
-    return [f"ruc:{ruc}" if ruc else f"archivo:{archivo}" for ruc, archivo in zip(rucs, rows["archivo"], strict=True)]
+def file_entities(file_rucs: pd.DataFrame) -> dict[str, list[str]]:
+    """archivo → the valid RUCs its rows carry, most rows first (ties: in RUC order); files without one are left out."""
+    if file_rucs.empty:
+        return {}
+    frame = pd.DataFrame({
+        "archivo": file_rucs["archivo"],
+        "ruc": [clean_text(v) for v in file_rucs["ruc_entidad"]],
+        "filas": file_rucs["filas"] if "filas" in file_rucs else 1,
+    }).dropna(subset=["ruc"])
+    frame = frame[is_valid_ruc(frame["ruc"].astype("str"))]
+    frame = frame.groupby(["archivo", "ruc"], as_index=False)["filas"].sum().sort_values(["archivo", "filas", "ruc"], ascending=[True, False, True])
+    return frame.groupby("archivo")["ruc"].agg(list).to_dict()
+
+
+def row_keys(rows: pd.DataFrame, entities: dict[str, list[str]]) -> list[str]:
+    """The workbook key of every quarantined row: ruc:<its RUC> when that RUC is valid, else ruc:<the RUC most
+    of its file's rows carry> (a mistyped RUC still reaches the entity that sent the file), else ruc:<its
+    RUC text>, else archivo:<its file> when there is no text at all."""
+    rucs = [clean_text(v) for v in rows["ruc_entidad"]] if "ruc_entidad" in rows else [None] * len(rows)
+    written = pd.Series(sorted({ruc for ruc in rucs if ruc}), dtype="str")
+    valid = set(written[is_valid_ruc(written)])
+    keys = []
+    for ruc, archivo in zip(rucs, rows["archivo"], strict=True):
+        owner = ruc if ruc in valid else next(iter(entities.get(archivo, ())), ruc)
+        keys.append(f"ruc:{owner}" if owner else f"archivo:{archivo}")
+    return keys
 
 
 def split_rows(rows: pd.DataFrame, keys: list[str]) -> dict[str, tuple[pd.DataFrame, int]]:
@@ -169,15 +197,16 @@ def most_common_names(keys: list[str], names: Iterable[str | None]) -> dict[str,
     return {key: min(counter, key=lambda name: (-counter[name], name)) for key, counter in counts.items()}
 
 
-def file_targets(files: pd.DataFrame, file_rucs: pd.DataFrame) -> dict[str, list[tuple[str, str]]]:
-    """key → [(archivo, motivo)]: a rejected file goes to the RUC(s) raw shows for it, else to a key of its own."""
+def file_targets(files: pd.DataFrame, file_rucs: pd.DataFrame, entities: dict[str, list[str]]) -> dict[str, list[tuple[str, str]]]:
+    """key → [(archivo, motivo)]: a rejected file goes to the valid RUC(s) raw shows for it, else to the RUC
+    texts it shows, else to a key of its own."""
     rucs_by_file: dict[str, set[str]] = defaultdict(set)
     for archivo, ruc in zip(file_rucs["archivo"], map(clean_text, file_rucs["ruc_entidad"]), strict=True):
         if ruc:
             rucs_by_file[archivo].add(ruc)
     targets: dict[str, list[tuple[str, str]]] = defaultdict(list)
     for archivo, motivo in zip(files["archivo"], files["motivo"], strict=True):
-        for ruc in sorted(rucs_by_file.get(archivo, ())) or [None]:
+        for ruc in sorted(entities.get(archivo) or rucs_by_file.get(archivo, ())) or [None]:
             targets[f"ruc:{ruc}" if ruc else f"archivo:{archivo}"].append((archivo, motivo))
     return targets
 
@@ -197,13 +226,13 @@ def workbook_names(keys: Iterable[str]) -> dict[str, str]:
 
 
 def group_feedback(rows: pd.DataFrame, files: pd.DataFrame, file_rucs: pd.DataFrame) -> list[EntityFeedback]:
-    """Every quarantined row goes to the workbook of the RUC text of its raw row (or of its file when
-    that text is blank); every rejected file to the workbook(s) of the RUC(s) its file shows in raw, else
-    to a workbook named after the file."""
-    keys = row_keys(rows)
+    """Every quarantined row goes to the workbook of the entity that sent it (`row_keys`); every rejected
+    file to the workbook(s) of the RUC(s) its file shows in raw, else to a workbook named after the file."""
+    entities_by_file = file_entities(file_rucs)
+    keys = row_keys(rows, entities_by_file)
     parts = split_rows(rows, keys)
     entity_names = most_common_names(keys, map(clean_text, rows["nombre_entidad"]) if "nombre_entidad" in rows else [None] * len(rows))
-    targets = file_targets(files, file_rucs)
+    targets = file_targets(files, file_rucs, entities_by_file)
     no_rows = pd.DataFrame(columns=ROW_COLUMNS, dtype=object)  # shared by the entities without rows; never modified
     no_files = pd.DataFrame(columns=FILE_COLUMNS, dtype=object)  # likewise, for the entities without rejected files
     entities: list[EntityFeedback] = []

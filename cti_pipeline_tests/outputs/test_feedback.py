@@ -19,6 +19,7 @@ from cti_pipeline_tests.factories import DECLARACION_HEADERS, declaracion_row, v
 
 RUC_A = valid_ruc("2010004721")
 RUC_B = valid_ruc("2060000001")
+RUC_A_MISTYPED = RUC_A[:-1] + str((int(RUC_A[-1]) + 1) % 10)  # a wrong check digit
 RUC_PERSONA = valid_ruc("1045678901")  # a natural person's RUC embeds their DNI
 FORMULA_TEXTS = ["=HYPERLINK(\"http://example.org\",\"x\")", "+51 999", "-3+4", "@SUM(A1)"]
 
@@ -35,9 +36,11 @@ def write_inputs(data_dir: Path) -> dict[tuple[str, int], str | None]:
         declaracion_row(codigo_intervencion="A1"),
         declaracion_row(codigo_intervencion="A2", moneda="YEN"),
         declaracion_row(codigo_intervencion="A3", monto_ejecutado=-5, ods=30),
+        declaracion_row(codigo_intervencion="A4", ruc_entidad=RUC_A_MISTYPED),
     ]
     write_xlsx(year / "entidad_a.xlsx", a_rows)
-    bad[("entidad_a.xlsx", 3)] = bad[("entidad_a.xlsx", 4)] = RUC_A
+    # The mistyped RUC's row goes to the entity its file declares, not to a workbook of its own.
+    bad[("entidad_a.xlsx", 3)] = bad[("entidad_a.xlsx", 4)] = bad[("entidad_a.xlsx", 5)] = RUC_A
 
     b_rows = [declaracion_row(ruc_entidad=RUC_B, codigo_intervencion="B0")]
     b_rows += [declaracion_row(ruc_entidad=RUC_B, codigo_intervencion=f"B{i + 1}", moneda=text) for i, text in enumerate(FORMULA_TEXTS)]
@@ -93,7 +96,7 @@ def test_each_entity_gets_exactly_its_quarantined_rows_and_apci_a_summary(data_d
     conn.close()
     assert set(zip(quarantine["archivo"], quarantine["fila"], strict=True)) == set(bad)  # the run saw what the test made bad
 
-    # Expected: every quarantine row, in the workbook of the RUC text the test wrote on that row.
+    # Expected: every quarantine row, in the workbook of the entity that sent it (`bad`).
     expected: dict[str, set[tuple]] = defaultdict(set)
     for row in quarantine.itertuples(index=False):
         ruc = bad[(row.archivo, row.fila)]
@@ -104,6 +107,7 @@ def test_each_entity_gets_exactly_its_quarantined_rows_and_apci_a_summary(data_d
     books = sorted(p.name for p in folder.iterdir())
     assert all(re.fullmatch(r"[A-Za-z0-9._-]+\.xlsx", name) and not name.startswith(".") for name in books), books
     assert f"{RUC_A}.xlsx" in books and f"{RUC_B}.xlsx" in books and "resumen_apci.xlsx" in books
+    assert f"{RUC_A_MISTYPED}.xlsx" not in books
     assert "sin_ruc_roto.xlsx" in books and "sin_ruc_sin_moneda.xlsx" in books and "sin_ruc_mixta_c.xlsx" in books
 
     summary = read_sheet(folder / "resumen_apci.xlsx", "por_entidad").fillna("")
@@ -293,3 +297,27 @@ def test_grouping_keeps_row_order_counts_distinct_rows_and_picks_the_most_common
     assert per_rule.loc["ods_fuera_de_rango"].tolist() == [2, 2, 2] and per_rule.loc["moneda_valida"].tolist() == [2, 2, 1]
     sheet = load_workbook(result.folder / f"{RUC_A}.xlsx")["filas_observadas"]
     assert sheet.freeze_panes == "A2" and sheet["A1"].font.b and sheet.column_dimensions["G"].width == 90
+
+
+def test_a_mistyped_ruc_goes_to_the_ruc_most_of_its_file_carries_and_a_valid_one_stays_its_own():
+    columns = ["archivo", "hoja", "fila", "columna", "regla", "valor", "mensaje", "ruc_entidad", "nombre_entidad"]
+    rows = pd.DataFrame(
+        [
+            ("consorcio.xlsx", "h", 2, "ruc_entidad", "ruc_valido", RUC_A_MISTYPED, "m1", RUC_A_MISTYPED, "Alfa"),
+            ("consorcio.xlsx", "h", 3, "moneda", "moneda_valida", "YEN", "m2", RUC_B, "Beta"),
+            ("consorcio.xlsx", "h", 4, "moneda", "moneda_valida", "YEN", "m3", RUC_A, "Alfa"),
+        ],
+        columns=columns,
+    )
+    # raw: RUC_A on 5 rows of the file, RUC_B on 2, the typo on 1; a rejected file shows a valid RUC and a typo
+    file_rucs = pd.DataFrame({
+        "archivo": ["consorcio.xlsx"] * 3 + ["ambiguo.csv"] * 2,
+        "ruc_entidad": [RUC_A, RUC_B, RUC_A_MISTYPED, RUC_B, RUC_A_MISTYPED],
+        "filas": [5, 2, 1, 3, 1],
+    })
+    files = pd.DataFrame({"archivo": ["ambiguo.csv"], "motivo": ["reenvio_ambiguo"]})
+    entities = {e.workbook: e for e in group_feedback(rows, files, file_rucs)}
+    assert sorted(entities) == [f"{RUC_A}.xlsx", f"{RUC_B}.xlsx"]
+    assert entities[f"{RUC_A}.xlsx"].rows["mensaje"].tolist() == ["m1", "m3"]
+    assert entities[f"{RUC_B}.xlsx"].rows["mensaje"].tolist() == ["m2"]
+    assert entities[f"{RUC_B}.xlsx"].files["archivo"].tolist() == ["ambiguo.csv"]
