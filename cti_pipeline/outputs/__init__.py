@@ -7,23 +7,28 @@ data, never formulas (contract README: "Text cells are data, never formulas").
 from __future__ import annotations
 
 import os
-import tempfile
+import uuid
 from pathlib import Path
 
 FORMULA_PREFIXES = ("=", "+", "-", "@")
 
 
 def write_bytes_atomic(path: Path, payload: bytes) -> Path:
-    """Write `payload` next to `path` in a temporary file, then rename it over `path`."""
+    """Write `payload` next to `path` in a temporary file, then rename it over `path`.
+
+    The file gets the permissions any new file gets (0666 less the umask), so a report on a shared folder
+    is as readable as the folder's other files (`tempfile.mkstemp` would make it 0600).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, "wb") as stream:
             stream.write(payload)
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
     return path
 
