@@ -212,7 +212,7 @@ def _unchanged_results(context: dg.AssetExecutionContext, conn, anio: int, huell
     ).fetchone()
     quarantined_rows = int(counts["quarantined"].sum())  # rows, not rules (a row may break several)
     timings = {"fingerprint": fingerprint_seconds, "checks": round(time.perf_counter() - started - fingerprint_seconds, 4)}
-    context.log.info(f"declaraciones {anio}: {UNCHANGED_NOTE} (huella {huella}); seconds {timings}")
+    context.log.info(f"declaraciones {anio}: unchanged since the last write (fingerprint {huella}), no file read; seconds {timings}")
     common = {**fingerprint_metadata(True, huella, UNCHANGED_NOTE), "tiempos_s": dg.MetadataValue.json(timings)}
     yield dg.MaterializeResult(
         asset_key=RAW,

@@ -253,7 +253,7 @@ def _unchanged_results(context: dg.AssetExecutionContext, conn, anio: int, huell
     unreconciled = unreconciled_files(conn, anio)
     duplicates = {kind: duplicate_keys(conn, f"staging.{kind}", REGISTROS[kind].key, anio) for kind in KEYED_KINDS}
     timings = {"fingerprint": fingerprint_seconds, "checks": round(time.perf_counter() - started - fingerprint_seconds, 4)}
-    context.log.info(f"registros {anio}: {UNCHANGED_NOTE} (huella {huella}); seconds {timings}")
+    context.log.info(f"registros {anio}: unchanged since the last write (fingerprint {huella}), no file read; seconds {timings}")
     yield from _check_results(unreconciled, duplicates, clear_personal_ids(conn, anio))
 
 

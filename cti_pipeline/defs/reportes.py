@@ -76,7 +76,7 @@ def cumplimiento_pncti(context: dg.AssetExecutionContext, cti: CtiConfig, wareho
     record = record_path(cti.exports_dir, f"cumplimiento_pncti_{anio}")
     kept = kept_report(record, huella, report, cti.exports_dir)
     if kept is not None:
-        context.log.info(f"compliance report {anio}: {UNCHANGED_NOTE} (huella {huella})")
+        context.log.info(f"compliance report {anio}: inputs unchanged (fingerprint {huella}), files kept")
         charts, markdown = kept
     else:
         forget_record(record)
@@ -155,7 +155,7 @@ def observaciones_entidades(context: dg.AssetExecutionContext, cti: CtiConfig, w
     record = record_path(cti.exports_dir, f"observaciones_entidades_{anio}")
     unchanged = unchanged_outputs(record, huella, feedback_files(folder, entities), owned_folder=folder) is not None
     if unchanged:
-        context.log.info(f"feedback workbooks {anio}: {UNCHANGED_NOTE} (huella {huella})")
+        context.log.info(f"feedback workbooks {anio}: inputs unchanged (fingerprint {huella}), workbooks kept")
         summary = summary_frames(entities)
     else:
         forget_record(record)

@@ -101,7 +101,8 @@ def personas_beneficiarias(rows: pd.DataFrame, ctx: FormulaContext) -> Measure:
     return Measure(
         float(beneficiarios.fillna(0).sum()),
         beneficiarios_en_blanco=blanks,
-        nota=f"{blanks} intervenciones sin beneficiarios declarados (contadas como 0)",
+        nota=f"{blanks} intervención sin beneficiarios declarados (contada como 0)" if blanks == 1
+        else f"{blanks} intervenciones sin beneficiarios declarados (contadas como 0)",
     )
 
 
