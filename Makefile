@@ -8,7 +8,7 @@ test:
 	bash scripts/test.sh
 
 check:
-	.venv/bin/dg check defs
+	VIRTUAL_ENV="$(CURDIR)/.venv" .venv/bin/dg check defs
 
 sample:
 	.venv/bin/cti-pipeline sample-data --out data

@@ -6,5 +6,5 @@ bash scripts/setup.sh
 if [ -f scripts/postgres.sh ]; then
   source scripts/postgres.sh   # installs and starts a throwaway server, exports CTI_TEST_POSTGRES_URL
 fi
-.venv/bin/dg check defs
+VIRTUAL_ENV="$PWD/.venv" .venv/bin/dg check defs   # dg warns when the active venv is another one
 exec .venv/bin/python -m pytest "$@"

@@ -2,14 +2,11 @@
 
 import dagster as dg
 
-from cti_pipeline.defs.partitions import yearly_partitions
-
 # "publicacion" (defs/publishing.py): the BI copy and the PostgreSQL publication, unpartitioned, run after the marts.
 PNCTI_GROUPS = ("declaraciones", "registros", "pncti", "reportes", "publicacion")
 
 pncti_anual_job = dg.define_asset_job(
     name="pncti_anual_job",
-    selection=dg.AssetSelection.groups(*PNCTI_GROUPS),
-    partitions_def=yearly_partitions,
+    selection=dg.AssetSelection.groups(*PNCTI_GROUPS),  # yearly partitions, inferred from the assets
     description="Toda la cadena PNCTI de un año: declaraciones, registros administrativos, marts e informe.",
 )
