@@ -206,6 +206,12 @@ def materialize(years: list[int] | None, selection: str | None) -> int:
 
 
 def sample_data(out: Path, years: list[int], rows: int, seed: int) -> int:
+    from cti_pipeline.defs.partitions import yearly_partitions
+
+    partitions = yearly_partitions.get_partition_keys()
+    for year in years:
+        if str(year) not in partitions:
+            print(f"warning: year {year} is outside the partitions ({partitions[0]}–{partitions[-1]}): materialize will skip it", file=sys.stderr)
     from cti_pipeline.sample import write_sample_data
 
     landing = write_sample_data(out, years, rows, seed)
@@ -228,6 +234,13 @@ def template(kind: str, name: str | None, out: Path) -> int:
     return 0
 
 
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cti-pipeline", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -246,7 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
     sample = commands.add_parser("sample-data", help="write realistic, deterministic sample inputs (with some bad files and rows)")
     sample.add_argument("--out", type=Path, required=True, help="a data dir (files go to DIR/landing/) or a landing dir")
     sample.add_argument("--years", type=int, nargs="+", default=[2023, 2024])
-    sample.add_argument("--rows", type=int, default=480, help="declaration rows per year (default 480)")
+    sample.add_argument("--rows", type=positive_int, default=480, help="declaration rows per year (default 480)")
     sample.add_argument("--seed", type=int, default=2030)
 
     blank = commands.add_parser("template", help="write a blank Excel template with dropdowns and validation")

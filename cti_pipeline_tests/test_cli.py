@@ -111,3 +111,12 @@ def test_a_selection_outside_the_year_job_says_why_nothing_ran(data_dir: Path, c
     main(["sample-data", "--out", str(data_dir), "--years", "2024", "--rows", "20"])
     assert main(["materialize", "--year", "2024", "--select", "group:gpedc"]) == 2
     assert "the GPEDC round runs without --year" in capsys.readouterr().out
+
+
+def test_sample_data_refuses_a_row_count_below_one_and_warns_of_a_year_outside_the_partitions(tmp_path: Path, capsys: pytest.CaptureFixture):
+    with pytest.raises(SystemExit) as refused:
+        main(["sample-data", "--out", str(tmp_path / "a"), "--rows", "-5"])
+    assert refused.value.code == 2 and "must be 1 or more" in capsys.readouterr().err
+    assert not (tmp_path / "a").exists()
+    assert main(["sample-data", "--out", str(tmp_path / "b"), "--years", "2030", "--rows", "10"]) == 0
+    assert "year 2030 is outside the partitions" in capsys.readouterr().err
