@@ -197,8 +197,8 @@ def read_part(file: LandedFile, spec: Readable) -> FileRejection | FilePart:
     except MemoryError:
         return FileRejection(file.name, "El archivo es demasiado grande para procesarlo.", transient=True)
     missing = [name for name in spec.required_names if name not in table.names]
-    if missing:
-        return FileRejection(file.name, missing_columns_reason(spec, table, missing))
+    if missing or table.repeated:
+        return FileRejection(file.name, header_reason(spec, table, missing))
     extras = [c for c in table.names if c not in spec.names]
     warnings = [f"{file.name}: {w}" for w in table.warnings]
     packed = long_extra = None
@@ -213,8 +213,8 @@ def read_part(file: LandedFile, spec: Readable) -> FileRejection | FilePart:
     return FilePart(contract_only, kept, packed, long_extra, file.name, file.mtime_ns, warnings)
 
 
-def missing_columns_reason(spec: Readable, table: RawTable, missing: list[str]) -> str:
-    """Why a file without the contract's required columns is rejected, for the entity that sent it.
+def header_reason(spec: Readable, table: RawTable, missing: list[str]) -> str:
+    """Why a file whose header lacks a required column, or names one twice, is rejected, for the entity.
 
     The cells found where the header should be are quoted only when some of them are contract column
     names: then they are a header (with typos to fix). When none is, the header row is missing and
@@ -224,10 +224,16 @@ def missing_columns_reason(spec: Readable, table: RawTable, missing: list[str]) 
     where = f" (hoja «{table.hoja}»)" if table.hoja else ""
     advice = "Use la plantilla (cti-pipeline template) o revise que la cabecera esté en la primera fila con datos."
     if not set(table.names) & set(spec.names):
-        return (
-            f"No se encontró la fila de cabecera{where}: ninguna de las {len(table.names)} celdas de la primera fila "
-            f"con datos es un nombre de columna de la plantilla (faltan: {', '.join(missing)}). {advice}"
+        single = (
+            " El archivo tiene una sola columna: si es un CSV, separe los valores con «,» o «;»."
+            if len(table.names) + len(table.repeated) == 1 else ""
         )
+        return (
+            f"No se encontró la fila de cabecera{where}: ninguna de las {len(table.names) + len(table.repeated)} celdas de "
+            f"la primera fila con datos es un nombre de columna de la plantilla (faltan: {', '.join(missing)}).{single} {advice}"
+        )
+    if table.repeated:
+        return table.repeated_reason()
     return f"Faltan columnas obligatorias{where}: {', '.join(missing)}. Columnas encontradas: {', '.join(table.names)}. {advice}"
 
 

@@ -65,6 +65,18 @@ class RawTable:
     decimal_comma: bool = False
     encoding: str | None = None
     warnings: list[str] = field(default_factory=list)
+    repeated: list[str] = field(default_factory=list)  # header names seen twice (only the first column is kept)
+    header_row: int | None = None
+
+    def repeated_reason(self) -> str | None:
+        """A header that names a column twice cannot be read (which one holds the data?): the reason, or None."""
+        if not self.repeated:
+            return None
+        return f"La columna «{self.repeated[0]}» aparece dos veces en la cabecera (fila {self.header_row})."
+
+    def require_unique_names(self) -> None:
+        if reason := self.repeated_reason():
+            raise UnreadableFile(reason)
 
     def __len__(self) -> int:
         return len(self.fila)
@@ -89,6 +101,7 @@ def text_series(values: list[str | None] | pa.Array | pa.ChunkedArray) -> pd.Ser
 
 def read_table(file: LandedFile, sheet: str) -> Table:
     raw = read_raw(file, sheet)
+    raw.require_unique_names()
     return Table(raw.to_frame(), hoja=raw.hoja, decimal_comma=raw.decimal_comma, encoding=raw.encoding, warnings=raw.warnings)
 
 
@@ -193,6 +206,7 @@ def _unpack_limit_message(size: int) -> str:
 
 def read_xlsx(file: LandedFile, sheet: str) -> Table:
     raw = read_xlsx_raw(file, sheet)
+    raw.require_unique_names()
     return Table(raw.to_frame(), hoja=raw.hoja, warnings=raw.warnings)
 
 
@@ -219,8 +233,8 @@ def read_xlsx_raw(file: LandedFile, sheet: str) -> RawTable:
         ) from error
     warnings = [] if chosen.casefold() == sheet.casefold() else [f"no sheet named {sheet!r}; read the first sheet {chosen!r}"]
     columns = [column_to_text(column) for column in zip_longest(*rows, fillvalue="")]
-    names, body, fila = _columns_to_table(columns)
-    return RawTable(names, body, fila, hoja=chosen, warnings=warnings)
+    header = _columns_to_table(columns)
+    return RawTable(header.names, header.body, header.fila, hoja=chosen, warnings=warnings, repeated=header.repeated, header_row=header.row)
 
 
 def workbook_sheet_names(file: LandedFile) -> list[str]:
@@ -315,6 +329,7 @@ def sniff_separator(text: str) -> str:
 
 def read_csv(file: LandedFile) -> Table:
     raw = read_csv_raw(file)
+    raw.require_unique_names()
     return Table(raw.to_frame(), hoja=None, decimal_comma=raw.decimal_comma, encoding=raw.encoding)
 
 
@@ -347,18 +362,32 @@ def read_csv_raw(file: LandedFile) -> RawTable:
             f"El CSV no tiene una estructura de columnas consistente (separador «{separator}»): {error}"
         ) from error
     frame = frame.fillna("")
-    names, body, fila = _columns_to_table([frame[column].tolist() for column in frame.columns])
-    return RawTable(names, body, fila, hoja=None, decimal_comma=separator == ";", encoding=encoding)
+    header = _columns_to_table([frame[column].tolist() for column in frame.columns])
+    return RawTable(
+        header.names, header.body, header.fila, hoja=None, decimal_comma=separator == ";", encoding=encoding,
+        repeated=header.repeated, header_row=header.row,
+    )
 
 
 # --- shared ---------------------------------------------------------------------------------------
 
 
-def _columns_to_table(columns: list[list[str]]) -> tuple[list[str], list[list[str]], list[int]]:
+@dataclass
+class _Body:
+    names: list[str]  # normalised, each once
+    body: list[list[str]]  # untrimmed text columns, one per name
+    fila: list[int]  # the Excel row number of each body row
+    repeated: list[str]  # names the header holds more than once
+    row: int  # the header's row number
+
+
+def _columns_to_table(columns: list[list[str]]) -> _Body:
     """Header = first non-empty row; drop blank rows; keep the row number a person sees.
 
-    Works on untrimmed text columns (a cell is blank when it trims to ""); returns the normalised
-    names, the body columns (untrimmed) and the Excel row number of each body row.
+    Works on untrimmed text columns (a cell is blank when it trims to ""). A name the header holds
+    twice keeps its first column and is listed in `repeated`: whether that is an error worth quoting
+    depends on whether the row is a header at all (`domain.reading.read_part`), since a file without
+    its header row has a row of data there.
     """
     height = len(columns[0]) if columns else 0
     if height == 0:
@@ -380,6 +409,7 @@ def _columns_to_table(columns: list[list[str]]) -> tuple[list[str], list[list[st
         body = [[column[p] for p in body_positions] for column in columns]
     names: list[str] = []
     kept: list[list[str]] = []
+    repeated: list[str] = []
     for position, name in enumerate(headers):
         if not name:
             if any(map(str.strip, body[position])):
@@ -387,7 +417,8 @@ def _columns_to_table(columns: list[list[str]]) -> tuple[list[str], list[list[st
             else:
                 continue
         if name in names:
-            raise UnreadableFile(f"La columna «{name}» aparece dos veces en la cabecera (fila {header_row}).")
+            repeated.append(name)
+            continue
         names.append(name)
         kept.append(body[position])
-    return names, kept, [p + 1 for p in body_positions]
+    return _Body(names, kept, [p + 1 for p in body_positions], repeated, header_row)
