@@ -57,13 +57,13 @@ class RunSummary:
 
 
 class SelectionError(ValueError):
-    """A --select that Dagster cannot parse or that matches no asset."""
+    """A --select that Dagster cannot parse, or that names nothing this command can run."""
 
 
 def resolve_selection(defs, selection: str | None):
     """The asset keys `selection` names, with the siblings a multi-asset must materialise with them
     (staging/declaraciones comes with raw/ and quarantine/declaraciones, as in the UI); None for all."""
-    if not selection:
+    if selection is None:
         return None
     import dagster as dg
 
@@ -71,29 +71,57 @@ def resolve_selection(defs, selection: str | None):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", dg.BetaWarning)  # group: and tag: pass a beta parameter inside Dagster
             chosen = dg.AssetSelection.from_string(selection).required_multi_asset_neighbors().resolve(defs.resolve_asset_graph())
-    except dg.DagsterError as error:  # unparsable text, or a bare name that is no asset key
-        raise SelectionError(f"--select {selection!r} is not a valid asset selection: {str(error).splitlines()[0]}") from error
+    except Exception as error:  # the grammar's errors, a bare name that is no key, clauses Dagster cannot resolve here
+        first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise SelectionError(f"--select {selection!r} is not a valid asset selection: {first_line}") from error
     if not chosen:
         raise SelectionError(f"--select {selection!r} matches no asset (e.g. \"group:declaraciones\", \"key:staging/declaraciones\")")
     return chosen
 
 
-def run_job(defs, instance, job_name: str, partition_key: str | None, chosen) -> RunSummary | None:
-    """Run `job_name` in process, limited to the assets of `chosen` it executes (None: the whole job)."""
-    job = defs.resolve_job_def(job_name)
-    asset_selection = None
-    if chosen is not None:
-        in_job = set(chosen) & set(job.asset_layer.executable_asset_keys)
-        if not in_job:
-            return None
-        asset_selection = sorted(in_job)
+@dataclass
+class Plan:
+    """Which assets each job runs: None is the whole job, an empty set is no run."""
+
+    yearly: set | None  # pncti_anual_job, once per year
+    gpedc: set | None  # gpedc_job, once, only without --year
+    publish: set | None  # publicacion_job, once, after the others
+    skipped: list[str] = field(default_factory=list)  # selected assets that this invocation does not run, and why
+
+
+def plan_runs(defs, chosen, with_years: bool) -> Plan:
+    """Route a selection to the jobs that run its assets. Partitioned assets run in the yearly job; the
+    unpartitioned publication assets run once in their own job rather than once per year; the GPEDC round
+    is not a year partition, so --year leaves it out (contract: "nothing of the GPEDC round")."""
+    if chosen is None:
+        return Plan(None, None if not with_years else set(), set())  # publication: only when a run needs it
+    graph = defs.resolve_asset_graph()
+    keys = {name: set(defs.resolve_job_def(name).asset_layer.executable_asset_keys) for name in (PNCTI_JOB, GPEDC_JOB, PUBLISH_JOB)}
+    yearly = {key for key in chosen & keys[PNCTI_JOB] if graph.get(key).partitions_def is not None}
+    publish = (chosen & keys[PUBLISH_JOB]) - yearly
+    gpedc = (chosen & keys[GPEDC_JOB]) - yearly - publish
+    plan = Plan(yearly, gpedc, publish)
+    if with_years and gpedc:
+        plan.skipped.append(f"{', '.join(sorted(k.to_user_string() for k in gpedc))} (the GPEDC round runs without --year)")
+        plan.gpedc = set()
+    orphans = chosen - yearly - gpedc - publish
+    if orphans:
+        plan.skipped.append(f"{', '.join(sorted(k.to_user_string() for k in orphans))} (in no job this command runs)")
+    return plan
+
+
+def run_job(defs, instance, job_name: str, partition_key: str | None, keys) -> RunSummary | None:
+    """Run `job_name` in process: the whole job when `keys` is None, else only those assets (none: no run)."""
+    if keys is not None and not keys:
+        return None
     import dagster as dg
 
+    job = defs.resolve_job_def(job_name)
     result = job.execute_in_process(
         run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
         instance=instance,
         partition_key=partition_key,
-        asset_selection=asset_selection,
+        asset_selection=sorted(keys) if keys is not None else None,
         raise_on_error=False,
     )
     summary = RunSummary(label=f"{job_name}[{partition_key}]" if partition_key else job_name, success=result.success, run_id=result.run_id)
@@ -152,8 +180,13 @@ def materialize(years: list[int] | None, selection: str | None) -> int:
     except SelectionError as error:
         print(str(error), file=sys.stderr)
         return 2
+    plan = plan_runs(defs, chosen, bool(years))
+    for skipped in plan.skipped:
+        print(f"--select: not run: {skipped}", file=sys.stderr)
+    if chosen is not None and not (plan.yearly or plan.gpedc or plan.publish):
+        print(f"--select {selection!r}: nothing to run", file=sys.stderr)
+        return 2
     instance = dg.DagsterInstance.get()
-    job_names = {job.name for job in defs.resolve_all_job_defs()}
     partitions = defs.resolve_job_def(PNCTI_JOB).partitions_def
     valid = set(partitions.get_partition_keys(dynamic_partitions_store=instance))
     unknown = [year for year in years or [] if str(year) not in valid]
@@ -168,21 +201,17 @@ def materialize(years: list[int] | None, selection: str | None) -> int:
             print(f"year folder {year} under landing/ is outside the partitions ({min(valid)}–{max(valid)}); skipped", file=sys.stderr)
     summaries: list[RunSummary] = []
     for year in run_years:
-        summary = run_job(defs, instance, PNCTI_JOB, str(year), chosen)
-        if summary:
-            summaries.append(summary)
-    if not years and GPEDC_JOB in job_names:
-        summary = run_job(defs, instance, GPEDC_JOB, None, chosen)
-        if summary:
-            summaries.append(summary)
+        summaries.append(run_job(defs, instance, PNCTI_JOB, str(year), plan.yearly))
+    summaries.append(run_job(defs, instance, GPEDC_JOB, None, plan.gpedc))
     # A successful run that changed marts without publishing them (GPEDC, --select) is followed by the
     # publication job, as the daemon's run-status sensor does for UI runs (defs/publishing.py).
     from cti_pipeline.publishing import needs_publication
 
-    if PUBLISH_JOB in job_names and any(s.success and needs_publication(s.materialized) for s in summaries):
-        summary = run_job(defs, instance, PUBLISH_JOB, None, None)
-        if summary:
-            summaries.append(summary)
+    summaries = [summary for summary in summaries if summary]
+    if plan.publish:  # selected publication assets run once, after what they publish
+        summaries.append(run_job(defs, instance, PUBLISH_JOB, None, plan.publish))
+    elif any(s.success and needs_publication(s.materialized) for s in summaries):
+        summaries.append(run_job(defs, instance, PUBLISH_JOB, None, None))
 
     print(f"\ncti-pipeline materialize — data: {settings.data_dir}  warehouse: {settings.warehouse}")
     for summary in summaries:
@@ -196,12 +225,8 @@ def materialize(years: list[int] | None, selection: str | None) -> int:
             print(f"    failed check: {check}")
         for step in summary.failed_steps:
             print(f"    failed step: {step}")
-    if not summaries and selection:
-        scope = "the yearly PNCTI job (with --year only year partitions run; the GPEDC round runs without --year)" if years else "any job"
-        print(f"  nothing to materialise: no asset of --select {selection!r} is in {scope}")
-        return 2
     if not summaries:
-        print("  nothing to materialise: no year folders under landing/")
+        print("  nothing to materialise: no year folders under landing/" + (" (and the GPEDC round runs without --year)" if years else ""))
     return 0 if all(s.success for s in summaries) else 1
 
 

@@ -96,21 +96,41 @@ def test_select_brings_the_assets_made_together_and_runs_only_what_it_names(data
     [
         (["--select", "nosuch"], "is not a valid asset selection"),
         (["--select", "key:staging/declaraciones and"], "is not a valid asset selection"),
+        (["--select", ""], "is not a valid asset selection"),
+        (["--select", "status:MISSING"], "is not a valid asset selection"),
         (["--select", "key:nosuch"], "matches no asset"),
         (["--year", "1999"], "no such year partition: 1999"),
+        (["--year", "2024", "--select", "group:gpedc"], "the GPEDC round runs without --year"),
     ],
 )
-def test_a_selection_or_year_that_names_nothing_is_refused_with_exit_2_and_no_run(data_dir, capsys, arguments, said):
+def test_a_selection_or_year_that_names_nothing_to_run_is_refused_with_exit_2_and_no_run(data_dir, capsys, arguments, said):
     main(["sample-data", "--out", str(data_dir), "--years", "2024", "--rows", "20"])
     assert main(["materialize", *arguments]) == 2
     assert said in capsys.readouterr().err
     assert dg.DagsterInstance.get().get_run_records() == []
 
 
-def test_a_selection_outside_the_year_job_says_why_nothing_ran(data_dir: Path, capsys: pytest.CaptureFixture):
-    main(["sample-data", "--out", str(data_dir), "--years", "2024", "--rows", "20"])
-    assert main(["materialize", "--year", "2024", "--select", "group:gpedc"]) == 2
-    assert "the GPEDC round runs without --year" in capsys.readouterr().out
+def test_a_selection_runs_each_asset_once_in_the_job_that_owns_it(data_dir: Path, capsys: pytest.CaptureFixture):
+    main(["sample-data", "--out", str(data_dir), "--years", "2023", "2024", "--rows", "20"])
+    assert main(["materialize", "--year", "2024", "--select", "group:gpedc or key:marts/cti_ejecucion or group:publicacion"]) == 0
+    captured = capsys.readouterr()
+    assert "not run: exports/gpedc_ronda4" in captured.err and "(the GPEDC round runs without --year)" in captured.err
+    runs = {
+        (r.dagster_run.job_name, r.dagster_run.tags.get("dagster/partition")): sorted(k.to_user_string() for k in r.dagster_run.asset_selection or [])
+        for r in dg.DagsterInstance.get().get_run_records()
+    }
+    # the publication assets ran once, in their own job, not with a year
+    assert runs == {
+        ("pncti_anual_job", "2024"): ["marts/cti_ejecucion"],
+        ("publicacion_job", None): ["bi/marts_duckdb", "publish/postgres"],
+    }
+
+
+def test_a_selection_on_an_empty_landing_zone_has_nothing_to_do_and_says_so(data_dir: Path, capsys: pytest.CaptureFixture):
+    (data_dir / "landing").mkdir(parents=True, exist_ok=True)
+    assert main(["materialize", "--select", "group:declaraciones"]) == 0
+    assert "nothing to materialise: no year folders under landing/" in capsys.readouterr().out
+    assert dg.DagsterInstance.get().get_run_records() == []
 
 
 def test_sample_data_refuses_a_row_count_below_one_and_warns_of_a_year_outside_the_partitions(tmp_path: Path, capsys: pytest.CaptureFixture):
