@@ -71,8 +71,18 @@ def percentage(numerator: float, denominator: float) -> Measure:
     return Measure(100.0 * numerator / denominator, float(numerator), float(denominator))
 
 
-def _amount(rows: pd.DataFrame) -> pd.Series:
-    return pd.to_numeric(rows["monto_usd"], errors="coerce").fillna(0.0)
+def money_share(rows: pd.DataFrame, selected: pd.Series, ctx: FormulaContext) -> Measure:
+    """Percentage of the year's amounts in USD that `selected` rows hold. ND when some staged amount has no
+    `monto_usd` (the year has no rate in reference/tipo_cambio.csv): counting it as 0 would publish a wrong share."""
+    amount = pd.to_numeric(rows["monto_usd"], errors="coerce")
+    unconverted = int(amount.isna().sum())
+    if unconverted:
+        return Measure(
+            None,
+            nota=f"ND: {unconverted} de {len(amount)} intervenciones sin monto_usd: falta el tipo de cambio de "
+            f"{ctx.anio} en reference/tipo_cambio.csv",
+        )
+    return percentage(amount[selected].sum(), amount.sum())
 
 
 def _yes(series: pd.Series) -> pd.Series:
@@ -84,14 +94,12 @@ def _yes(series: pd.Series) -> pd.Series:
 
 @formula("IOP.01.01", reads=('monto_usd', 'es_prioritaria'))
 def montos_en_areas_prioritarias(rows: pd.DataFrame, ctx: FormulaContext) -> Measure:
-    amount = _amount(rows)
-    return percentage(amount[_yes(rows["es_prioritaria"])].sum(), amount.sum())
+    return money_share(rows, _yes(rows["es_prioritaria"]), ctx)
 
 
 @formula("IOP.01.02", reads=('monto_usd', 'ods'))
 def montos_alineados_ods(rows: pd.DataFrame, ctx: FormulaContext) -> Measure:
-    amount = _amount(rows)
-    return percentage(amount[rows["ods"].notna()].sum(), amount.sum())
+    return money_share(rows, rows["ods"].notna(), ctx)
 
 
 @formula("IOP.01.03", reads=('beneficiarios',))
@@ -113,8 +121,7 @@ def compromisos_cumplidos(rows: pd.DataFrame, ctx: FormulaContext) -> Measure:
 
 @formula("IOP.02.02", reads=('monto_usd', 'participa_empresa_privada'))
 def participacion_empresa_privada(rows: pd.DataFrame, ctx: FormulaContext) -> Measure:
-    amount = _amount(rows)
-    return percentage(amount[_yes(rows["participa_empresa_privada"])].sum(), amount.sum())
+    return money_share(rows, _yes(rows["participa_empresa_privada"]), ctx)
 
 
 def _peru_offers(rows: pd.DataFrame) -> pd.Series:

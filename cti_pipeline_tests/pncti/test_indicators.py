@@ -134,6 +134,22 @@ def test_declaration_formulas_use_monto_usd_and_count_blank_beneficiaries(data_d
     assert result.loc["IOP.01.01", "denominador"] == pytest.approx(total)
 
 
+def test_a_year_without_an_exchange_rate_has_its_money_shares_nd_not_computed_with_zeros(data_dir):
+    """2025 is not in the shipped reference/tipo_cambio.csv: its PEN amounts have no monto_usd."""
+    anio = 2025
+    year = data_dir / "landing" / "declaraciones" / str(anio)
+    write_xlsx(year / "entidad_a.xlsx", [
+        declaracion_row(anio=anio, codigo_intervencion="1", area_prioritaria="AP01", moneda="PEN", monto_ejecutado=37570.0),
+        declaracion_row(anio=anio, codigo_intervencion="2", area_prioritaria="AP99", moneda="USD", monto_ejecutado=1000.0,
+                        beneficiarios=40),
+    ])
+    result = compute(data_dir, anio)
+    for code in ("IOP.01.01", "IOP.01.02", "IOP.02.02"):
+        assert result.loc[code, "estado"] == "ND" and pd.isna(result.loc[code, "valor"])
+        assert "1 de 2 intervenciones sin monto_usd" in result.loc[code, "nota"] and "2025" in result.loc[code, "nota"]
+    assert result.loc["IOP.01.03", "valor"] == 290  # beneficiaries do not depend on the rate
+
+
 # --- noise that must not change a result -----------------------------------------------------------
 
 
