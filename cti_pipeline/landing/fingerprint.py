@@ -110,6 +110,7 @@ class Settled:
     group: str
     fingerprint: str
     files: int
+    previous: str | None = None  # the fingerprint handled before this one (None: first seen, or a lost cursor)
 
 
 @dataclass
@@ -139,7 +140,7 @@ def advance(previous: Mapping[str, GroupState], scan: Scan, prefix: str) -> Adva
         if before is None or before.seen != now:
             result.waiting.append(group)
         elif now != handled:
-            result.settled.append(Settled(group, now, len(files)))
+            result.settled.append(Settled(group, now, len(files), previous=handled))
             handled = now
         if not files and handled == now and group not in scan.groups:
             continue  # the folder is gone and its emptiness was handled: forget it

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 from pathlib import Path
 
 import dagster as dg
@@ -26,6 +27,13 @@ class Daemon:
         self.cursor = result.cursor
         self.last = result
         return list(result.run_requests or [])
+
+    def launch(self, requests: list[dg.RunRequest]) -> list[str]:
+        """Record each request as a run in the instance, with the tags the daemon gives it; return the keys."""
+        for request in requests:
+            tags = {**request.tags, "dagster/run_key": request.run_key, "dagster/sensor_name": self.sensor.name}
+            self.instance.add_run(dg.DagsterRun(job_name=self.sensor.job_name, run_id=str(uuid.uuid4()), tags=tags))
+        return [request.run_key for request in requests]
 
     def settle(self) -> list[dg.RunRequest]:
         """Two ticks: the first records what landed, the second confirms it did not move."""
@@ -115,6 +123,25 @@ def test_changed_and_removed_files_request_their_year_again(defs: dg.Definitions
     assert removed[0].tags["cti/archivos"] == "1"
     assert removed[0].run_key not in (first["2024"], changed[0].run_key)
     assert daemon.tick() == []
+
+
+def test_a_file_dropped_then_removed_runs_the_year_each_time_even_back_to_a_set_already_run(defs: dg.Definitions, data_dir: Path):
+    landing = data_dir / "landing"
+    drop_declaraciones(landing, 2024, 2)
+    daemon = Daemon(defs, "declaraciones_sensor")
+    keys = daemon.launch(daemon.settle())
+    stray = landing / "declaraciones" / "2024" / "equivocado.xlsx"
+    for _ in range(2):  # dropped by mistake and removed, twice
+        write_xlsx(stray, [declaracion_row(codigo_intervencion="X")])
+        keys += daemon.launch(daemon.settle())
+        stray.unlink()
+        keys += daemon.launch(daemon.settle())
+    assert len(keys) == 5 and len(set(keys)) == 5  # every change ran: none is a key Dagster would skip
+    assert daemon.tick() == []
+
+    amnesic = Daemon(defs, "declaraciones_sensor")  # the cursor lost: the current files were handled
+    amnesic.instance = daemon.instance
+    assert [r.run_key for r in amnesic.settle()] == [keys[0]]
 
 
 def test_restarted_daemon_does_not_rerun_a_handled_drop(defs: dg.Definitions, data_dir: Path):

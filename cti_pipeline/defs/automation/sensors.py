@@ -49,6 +49,20 @@ def _tags(prefix: str, settled: fp.Settled) -> dict[str, str]:
     }
 
 
+def run_key(context: dg.SensorEvaluationContext, name: str, prefix: str, settled: fp.Settled) -> str:
+    """The fingerprint of the files, so that a drop already handled is never run twice, even with the
+    cursor lost (Dagster refuses a run key it has seen). When the files return to a set an earlier run
+    already had (a file dropped, then removed again), the key gets the number of such earlier runs:
+    the removal must run, or the removed file's rows would stay in the warehouse."""
+    key = f"{name}-{settled.group}-{settled.fingerprint}"
+    if settled.previous is None:
+        return key
+    earlier = context.instance.get_run_records(
+        dg.RunsFilter(tags={LANDING_TAG: f"landing/{prefix}/{settled.group}/", FINGERPRINT_TAG: settled.fingerprint})
+    )
+    return f"{key}-{len(earlier)}" if earlier else key
+
+
 def _result(
     context: dg.SensorEvaluationContext,
     prefix: str,
@@ -104,7 +118,7 @@ def yearly_landing_sensor(source: str, description: str) -> dg.SensorDefinition:
                 )
                 requests.append(
                     dg.RunRequest(
-                        run_key=f"{source}-{settled.group}-{settled.fingerprint}",
+                        run_key=run_key(context, source, source, settled),
                         partition_key=settled.group,
                         asset_selection=selection,
                         tags=_tags(source, settled),
@@ -135,7 +149,7 @@ def folder_landing_sensor(name: str, prefix: str, folder: str, job_name: str, de
                 f"(fingerprint {settled.fingerprint}): requesting {job_name}"
             )
             requests.append(
-                dg.RunRequest(run_key=f"{name}-{settled.group}-{settled.fingerprint}", tags=_tags(prefix, settled))
+                dg.RunRequest(run_key=run_key(context, name, prefix, settled), tags=_tags(prefix, settled))
             )
         return _result(context, prefix, scan, step, requests)
 
