@@ -28,6 +28,7 @@ from cti_pipeline.contracts.gpedc import (
     Roster,
 )
 from cti_pipeline.domain.ingest import long_extra_failures, model_failures, quarantine_rows, rejected_files_frame, row_states
+from cti_pipeline.domain.indicators import round_half_up
 from cti_pipeline.domain.reading import MTIME_COLUMN, FileBatch, read_source_files
 from cti_pipeline.landing.discovery import FileRejection, LandedFile, discover_files
 from cti_pipeline.landing.readers import ROW_COLUMN, UnreadableFile, workbook_sheet_names
@@ -421,7 +422,8 @@ TOTAL = "TOTAL"
 
 
 def _ratio(numerador: float, denominador: float) -> float | None:
-    return None if denominador == 0 else round(100.0 * numerador / denominador, 2)
+    """%, 2 decimals, rounded half up as the PNCTI indicators are (3.125 → 3.13; Python's round gives 3.12)."""
+    return None if denominador == 0 else round_half_up(100.0 * numerador / denominador, 2)
 
 
 def reference_interventions(intervenciones: pd.DataFrame, anio: int = ANIO_REFERENCIA) -> pd.DataFrame:

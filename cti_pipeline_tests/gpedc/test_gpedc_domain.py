@@ -331,3 +331,15 @@ def test_roster_keeps_only_its_four_columns_and_rejects_bad_rows(round_dir: Path
     text = result.roster.to_csv() + result.quarantined.to_csv() + result.filas.to_csv() + "\n".join(result.warnings)
     for personal in CONTACT_NAMES + CONTACT_EMAILS:
         assert personal not in text
+
+
+def test_values_are_rounded_half_up_like_the_pncti_indicators():
+    """d = 1,000,000 of p = 32,000,000 is exactly 3.125 %: 3.13 half up (Python's round would store 3.12)."""
+    from cti_pipeline.contracts.gpedc import ANIO_REFERENCIA, SOCIO
+
+    roster = pd.DataFrame({"codigo_respondente": ["SOC1"], "tipo_respondente": [SOCIO]})
+    flujos = pd.DataFrame({"anio": [ANIO_REFERENCIA], "codigo_respondente": ["SOC1"],
+                           "desembolsado_usd": [1_000_000.0], "programado_usd": [32_000_000.0]})
+    values = gpedc.indicadores(roster, pd.DataFrame(), flujos, pd.DataFrame()).set_index(["indicador", "codigo_socio"])["valor"]
+    assert values[("previsibilidad_anual", "SOC1")] == 3.13
+    assert values[("previsibilidad_anual", "TOTAL")] == 3.13
