@@ -1,8 +1,10 @@
-"""GPEDC (AGCED) 4th monitoring round: consolidation, completeness tracker, indicators and export.
+"""GPEDC (AGCED) 4th monitoring round: consolidation, completeness tracker, indicators, export and results report.
 
 Unpartitioned: the round is one folder, `landing/gpedc/ronda4/`. The jobs at the bottom are launched
 by name by the roadmap schedules and the file-drop sensor.
 """
+
+import datetime as dt
 
 import dagster as dg
 import duckdb
@@ -25,6 +27,7 @@ from cti_pipeline.defs.metadata import markdown_table, table_metadata
 from cti_pipeline.defs.resources import CtiConfig, WarehouseResource
 from cti_pipeline.domain import gpedc
 from cti_pipeline.outputs.gpedc_export import GpedcExportData, audit, write_export
+from cti_pipeline.outputs.gpedc_results import build_results, render_markdown, write_results
 from cti_pipeline.domain import quality
 from cti_pipeline.warehouse import TableWrite, qualified, replace_partitions, table_exists
 
@@ -34,6 +37,7 @@ QUARANTINE = dg.AssetKey(["quarantine", "gpedc"])
 COMPLETITUD = dg.AssetKey(["marts", "gpedc_completitud"])
 INDICADORES = dg.AssetKey(["marts", "gpedc_indicadores"])
 EXPORT = dg.AssetKey(["exports", "gpedc_ronda4"])
+RESULTADOS = dg.AssetKey(["reportes", "gpedc_resultados"])
 
 # staging table → its columns; `puntos_focales` keeps only the four roster columns (no contacts).
 STAGING_TABLES: dict[str, Columns] = {
@@ -377,6 +381,34 @@ def gpedc_ronda4(context: dg.AssetExecutionContext, cti: CtiConfig, warehouse: W
     )
 
 
+@dg.asset(
+    key=RESULTADOS,
+    deps=[COMPLETITUD, INDICADORES],
+    description="Resultados de la ronda para la fase 4 (divulgación): participación por tipo de respondente, indicadores "
+    "del país (TOTAL) y por socio, en exports/gpedc_resultados_ronda4.docx y .html, para presentarlos a los socios, "
+    "las OSC y los demás actores.",
+    kinds={"duckdb", "docx", "html"},
+    pool="duckdb",  # reads the warehouse
+    **_common,
+)
+def gpedc_resultados(context: dg.AssetExecutionContext, cti: CtiConfig, warehouse: WarehouseResource):
+    with warehouse.get_connection() as conn:
+        tracker = read_table_or_empty(conn, "marts.gpedc_completitud", GPEDC_COMPLETITUD)
+        values = read_table_or_empty(conn, "marts.gpedc_indicadores", GPEDC_INDICADORES)
+    results = build_results(values, tracker, ANIO_REFERENCIA, dt.datetime.now(dt.timezone.utc))
+    if values.empty:
+        context.log.warning("gpedc results: marts.gpedc_indicadores is empty (no roster yet, or the round is not consolidated)")
+    docx_path, html_path = write_results(results, cti.exports_dir)
+    return dg.MaterializeResult(
+        metadata={
+            "docx": dg.MetadataValue.path(str(docx_path)),
+            "html": dg.MetadataValue.path(str(html_path)),
+            "socios": len(results.partners),
+            "indicadores": dg.MetadataValue.md(render_markdown(results)),
+        },
+    )
+
+
 # --- jobs (launched by name by the roadmap schedules and the gpedc sensor) -----------------------
 
 _CONSOLIDATION = dg.AssetSelection.assets(RAW, STAGING, QUARANTINE)
@@ -401,6 +433,6 @@ gpedc_revision_job = dg.define_asset_job(
 
 gpedc_divulgacion_job = dg.define_asset_job(
     name="gpedc_divulgacion_job",
-    selection=dg.AssetSelection.assets(INDICADORES, EXPORT),
-    description="Fase 4 (divulgación): indicadores y exportación con los datos ya consolidados.",
+    selection=dg.AssetSelection.assets(INDICADORES, EXPORT, RESULTADOS),
+    description="Fase 4 (divulgación): indicadores, exportación e informe de resultados con los datos ya consolidados.",
 )

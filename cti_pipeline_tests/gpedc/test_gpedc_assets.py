@@ -148,6 +148,44 @@ def test_gpedc_job_materialises_marts_checks_and_a_formula_free_export_without_p
     workbook.close()
 
 
+def test_the_results_report_shows_the_marts_values_participation_and_no_personal_data(defs, live_round, settings, warehouse):
+    from docx import Document
+
+    assert run(defs).success
+    conn = warehouse()
+    indicators = conn.execute("SELECT indicador, codigo_socio, valor FROM marts.gpedc_indicadores").df()
+    tracker = conn.execute("SELECT * FROM marts.gpedc_completitud").df()
+    document = Document(str(settings.exports_dir / "gpedc_resultados_ronda4.docx"))
+    participation, totals, partners = ([[c.text for c in row.cells] for row in table.rows] for table in document.tables)
+
+    # TOTAL and per partner: the mart's value with "%", or ND where the mart has NULL
+    def shown(value: float) -> str:
+        return "ND" if pd.isna(value) else f"{value:.2f}".rstrip("0").rstrip(".") + " %"
+
+    mart = {(r.indicador, r.codigo_socio): shown(r.valor) for r in indicators.itertuples()}
+    assert {row[0]: row[2] for row in totals[1:]} == {k[0]: v for k, v in mart.items() if k[1] == "TOTAL"}
+    header = partners[0]
+    for row in partners[1:]:
+        for indicador in header[2:]:
+            assert row[header.index(indicador)] == mart[(indicador, row[0])], (row[0], indicador)
+    assert {row[0] for row in partners[1:]} == set(indicators["codigo_socio"]) - {"TOTAL"}
+    soc2 = next(row for row in partners if row[0] == "SOC2")
+    assert soc2[header.index("previsibilidad_anual")] == "ND"
+
+    # participation: respondents and sections per type, and sections per state, as the tracker counts them
+    by_type = {row[0]: row[1:] for row in participation[1:]}
+    socios = tracker[tracker["tipo_respondente"] == "SOCIO_DESARROLLO"]
+    assert by_type["Socios para el desarrollo"][:2] == [str(socios["codigo_respondente"].nunique()), str(len(socios))]
+    states = participation[0][3:]
+    assert sum(int(row[3 + states.index("Pendiente")]) for row in participation[1:]) == int((tracker["estado"] == "PENDIENTE").sum())
+
+    page = (settings.exports_dir / "gpedc_resultados_ronda4.html").read_text(encoding="utf-8")
+    words = page + "\n".join(p.text for p in document.paragraphs) + str(participation + totals + partners)
+    for personal in CONTACT_NAMES + CONTACT_EMAILS:
+        assert personal not in words, personal
+    assert "<script" not in page and mart[("objetivos_alineados", "TOTAL")] in page
+
+
 def test_without_a_roster_every_gpedc_asset_materialises_empty_with_a_warning(defs, round_dir, settings, warehouse):
     write_workbook(round_dir / "soc1.xlsx", {"respuestas": [answer("SOC1", "B.1", "B1_1")]})
     result = run(defs)
@@ -180,10 +218,10 @@ def test_phase_jobs_select_the_assets_their_phase_needs(defs):
     }
     consolidation = {"raw/gpedc", "staging/gpedc", "quarantine/gpedc"}
     marts = {"marts/gpedc_completitud", "marts/gpedc_indicadores", "exports/gpedc_ronda4"}
-    assert keys["gpedc_job"] == consolidation | marts
+    assert keys["gpedc_job"] == consolidation | marts | {"reportes/gpedc_resultados"}
     assert keys["gpedc_recoleccion_job"] == consolidation | {"marts/gpedc_completitud"}
     assert keys["gpedc_revision_job"] == consolidation | marts
-    assert keys["gpedc_divulgacion_job"] == {"marts/gpedc_indicadores", "exports/gpedc_ronda4"}
+    assert keys["gpedc_divulgacion_job"] == {"marts/gpedc_indicadores", "exports/gpedc_ronda4", "reportes/gpedc_resultados"}
     for name in keys:
         assert defs.resolve_job_def(name).partitions_def is None
     graph = defs.resolve_asset_graph()
