@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from cti_pipeline.contracts.text import normalize_yes_no
 from cti_pipeline.settings import SHIPPED_REFERENCE_DIR
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,17 @@ def load_catalog(name: str, override_dir: Path | None = None, *, required: bool 
     return frame
 
 
+def priority_flags(areas: pd.DataFrame) -> pd.Series:
+    """`es_prioritaria` as SI/NO, spelled as input files may spell it (`Sí`, `s`, `1`, `No`…); any other
+    value stops the run: read as NO, it would silently drop the area from IOP.01.01."""
+    flags = normalize_yes_no(areas["es_prioritaria"])
+    bad = areas.loc[~flags.isin(("SI", "NO")), ["codigo", "es_prioritaria"]]
+    if not bad.empty:
+        found = ", ".join(f"{r.codigo}={r.es_prioritaria!r}" for r in bad.itertuples())
+        raise ReferenceError(f"reference catalog areas_prioritarias: es_prioritaria must be SI or NO, found {found}")
+    return flags
+
+
 @dataclass(frozen=True, eq=False)  # hashed by identity, so models built from it can be cached
 class DeclarationCatalogs:
     """What validating and enriching the Declaración Anual needs."""
@@ -72,7 +84,7 @@ class DeclarationCatalogs:
     @classmethod
     def load(cls, override_dir: Path | None) -> DeclarationCatalogs:
         areas = load_catalog("areas_prioritarias", override_dir)
-        areas = areas.assign(codigo=areas["codigo"].str.upper(), es_prioritaria=areas["es_prioritaria"].str.upper())
+        areas = areas.assign(codigo=areas["codigo"].str.upper(), es_prioritaria=priority_flags(areas))
         if "nombre" not in areas:
             areas["nombre"] = pd.NA
         departamentos = load_catalog("departamentos", override_dir)

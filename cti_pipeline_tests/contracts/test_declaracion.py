@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from cti_pipeline.contracts.declaracion import is_valid_ruc, ruc_check_digit
-from cti_pipeline.contracts.reference import DeclarationCatalogs
+from cti_pipeline.contracts.reference import DeclarationCatalogs, ReferenceError
 from cti_pipeline.domain.declaraciones import process_declaraciones
 from cti_pipeline_tests.factories import declaracion_row, valid_ruc, write_csv, write_xlsx
 
@@ -160,6 +160,17 @@ def test_reference_override_replaces_a_catalog_whole(tmp_path: Path):
     assert result.staged["es_prioritaria"].tolist() == ["NO"]
     assert result.quarantined["regla"].tolist() == ["area_desconocida"]
     assert "AP01, AP50" in result.quarantined["mensaje"].iloc[0]
+
+
+def test_an_override_may_spell_es_prioritaria_as_entities_do_and_a_stray_value_stops_the_run(tmp_path: Path):
+    override = tmp_path / "reference"
+    override.mkdir()
+    (override / "areas_prioritarias.csv").write_text("codigo,es_prioritaria\nAP01,Sí\nAP02,s\nAP03,No\nAP04,1\n", encoding="utf-8")
+    flags = DeclarationCatalogs.load(override).areas.set_index("codigo")["es_prioritaria"].to_dict()
+    assert flags == {"AP01": "SI", "AP02": "SI", "AP03": "NO", "AP04": "SI"}
+    (override / "areas_prioritarias.csv").write_text("codigo,es_prioritaria\nAP01,SI\nAP02,quizá\n", encoding="utf-8")
+    with pytest.raises(ReferenceError, match="AP02='quizá'"):
+        DeclarationCatalogs.load(override)
 
 
 def test_valid_ruc_factory_is_valid():
