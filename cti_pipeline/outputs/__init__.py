@@ -6,6 +6,7 @@ data, never formulas (contract README: "Text cells are data, never formulas").
 
 from __future__ import annotations
 
+import html
 import os
 import uuid
 from pathlib import Path
@@ -31,6 +32,26 @@ def write_bytes_atomic(path: Path, payload: bytes) -> Path:
         tmp.unlink(missing_ok=True)
         raise
     return path
+
+
+def html_table(headers: list[str], rows: list[list[object]]) -> str:
+    """A plain HTML table; every header and cell is escaped."""
+    e = html.escape
+    head = "".join(f"<th>{e(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{e(str(c))}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def html_page_start(title: str, width_em: int, extra_style: str = "") -> list[str]:
+    """The head of a self-contained Spanish page (no external resources), up to the opening <body>."""
+    return [
+        "<!DOCTYPE html>",
+        '<html lang="es"><head><meta charset="utf-8">',
+        f"<title>{html.escape(title)}</title>",
+        f"<style>body{{font-family:Arial,Helvetica,sans-serif;max-width:{width_em}em;margin:2em auto;line-height:1.4}}"
+        "table{border-collapse:collapse;margin:.5em 0 1em}td,th{border:1px solid #888;padding:.25em .5em;vertical-align:top}"
+        f"th{{background:#e8eef6}}.aviso{{color:#b00000}}{extra_style}</style></head><body>",
+    ]
 
 
 def set_cell(cell, value: object) -> None:

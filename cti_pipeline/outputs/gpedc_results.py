@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from cti_pipeline.outputs import write_bytes_atomic
+from cti_pipeline.outputs import html_page_start, html_table, write_bytes_atomic
 from cti_pipeline.outputs.report import as_float, format_number
 
 FILE_STEM = "gpedc_resultados_ronda4"
@@ -107,19 +107,9 @@ def partner_headers() -> list[str]:
 def render_html(results: GpedcResults) -> str:
     """A self-contained page; every text is escaped."""
     e = html.escape
-
-    def table(headers: list[str], rows: list[list[str]]) -> str:
-        head = "".join(f"<th>{e(h)}</th>" for h in headers)
-        body = "".join("<tr>" + "".join(f"<td>{e(str(c))}</td>" for c in row) + "</tr>" for row in rows)
-        return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
+    table = html_table
     parts = [
-        "<!DOCTYPE html>",
-        '<html lang="es"><head><meta charset="utf-8">',
-        f"<title>{e(results.title)}</title>",
-        "<style>body{font-family:Arial,Helvetica,sans-serif;max-width:70em;margin:2em auto;line-height:1.4}"
-        "table{border-collapse:collapse;margin:.5em 0 1em}td,th{border:1px solid #888;padding:.25em .5em;vertical-align:top}"
-        "th{background:#e8eef6}.aviso{color:#b00000}</style></head><body>",
+        *html_page_start(results.title, 70),
         f"<h1>{e(results.title)}</h1>",
         f"<p><em>Generado el {results.generated_at:%Y-%m-%d %H:%M} UTC a partir de marts.gpedc_indicadores y "
         "marts.gpedc_completitud, para la fase 4 de la hoja de ruta (divulgación de resultados).</em></p>",

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from cti_pipeline.outputs import write_bytes_atomic
+from cti_pipeline.outputs import html_page_start, html_table, write_bytes_atomic
 
 POLITICA = "Política Nacional de Cooperación Técnica Internacional (PNCTI) al 2030"
 MINISTERIO_RECTOR = "Ministerio de Relaciones Exteriores (MRE)"
@@ -500,20 +500,9 @@ def render_html(report: Report, charts: dict[str, bytes] | None = None) -> str:
     """A self-contained HTML twin (charts inline as base64 PNG); every text is escaped."""
     charts = objective_charts(report) if charts is None else charts
     e = html.escape
-
-    def table(headers: list[str], rows: list[list[str]]) -> str:
-        head = "".join(f"<th>{e(h)}</th>" for h in headers)
-        body = "".join("<tr>" + "".join(f"<td>{e(str(c))}</td>" for c in row) + "</tr>" for row in rows)
-        return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
+    table = html_table
     parts = [
-        "<!DOCTYPE html>",
-        '<html lang="es"><head><meta charset="utf-8">',
-        f"<title>{e(report.title)}</title>",
-        "<style>body{font-family:Arial,Helvetica,sans-serif;max-width:60em;margin:2em auto;line-height:1.4}"
-        "table{border-collapse:collapse;margin:.5em 0 1em}td,th{border:1px solid #888;padding:.25em .5em;vertical-align:top}"
-        "th{background:#e8eef6}.pendiente{color:#b00000;font-weight:bold}.aviso{color:#b00000}"
-        "img{max-width:100%}</style></head><body>",
+        *html_page_start(report.title, 60, ".pendiente{color:#b00000;font-weight:bold}img{max-width:100%}"),
         f"<h1>{e(report.title)}</h1>",
         f"<p><em>Borrador generado automáticamente el {report.generated_at:%Y-%m-%d %H:%M} UTC a partir de "
         "marts.pncti_indicadores. Revise las cifras y complete las secciones marcadas como pendientes.</em></p>",
