@@ -224,12 +224,10 @@ def header_reason(spec: Readable, table: RawTable, missing: list[str]) -> str:
     where = f" (hoja «{table.hoja}»)" if table.hoja else ""
     advice = "Use la plantilla (cti-pipeline template) o revise que la cabecera esté en la primera fila con datos."
     if not set(table.names) & set(spec.names):
-        single = (
-            " El archivo tiene una sola columna: si es un CSV, separe los valores con «,» o «;»."
-            if len(table.names) + len(table.repeated) == 1 else ""
-        )
+        cells = len(table.names) + len(table.repeated)
+        single = " El archivo tiene una sola columna: si es un CSV, separe los valores con «,» o «;»." if cells == 1 else ""
         return (
-            f"No se encontró la fila de cabecera{where}: ninguna de las {len(table.names) + len(table.repeated)} celdas de "
+            f"No se encontró la fila de cabecera{where}: ninguna de las {cells} celdas de "
             f"la primera fila con datos es un nombre de columna de la plantilla (faltan: {', '.join(missing)}).{single} {advice}"
         )
     if table.repeated:

@@ -29,6 +29,7 @@ import pandas as pd
 
 from cti_pipeline.contracts.declaracion import is_valid_ruc
 from cti_pipeline.outputs.xlsx import Sheet, write_workbook
+from cti_pipeline.warehouse import table_exists
 
 ROW_COLUMNS = ["archivo", "hoja", "fila", "columna", "regla", "valor", "mensaje"]
 FILE_COLUMNS = ["archivo", "motivo"]
@@ -77,17 +78,13 @@ def read_feedback_inputs(conn, anio: int) -> tuple[pd.DataFrame, pd.DataFrame, p
     """(quarantined rows with the row's RUC text, rejected files, the RUC texts raw shows for every file
     with an observation and how many rows carry each)."""
 
-    def exists(table: str) -> bool:
-        schema, name = table.split(".")
-        return bool(conn.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?", [schema, name]
-        ).fetchone()[0])
-
     empty_rows = pd.DataFrame(columns=[*ROW_COLUMNS, "ruc_entidad", "nombre_entidad"])
     empty_files = pd.DataFrame(columns=FILE_COLUMNS)
     empty_map = pd.DataFrame(columns=["archivo", "ruc_entidad", "filas"])
-    has_raw = exists("raw.declaraciones")
-    if exists("quarantine.filas_rechazadas"):
+    has_raw, has_rows, has_files = (
+        table_exists(conn, table) for table in ("raw.declaraciones", "quarantine.filas_rechazadas", "quarantine.archivos_rechazados")
+    )
+    if has_rows:
         if has_raw:
             rows = conn.execute(ROWS_SQL, [anio, ORIGEN]).df()
         else:
@@ -98,12 +95,8 @@ def read_feedback_inputs(conn, anio: int) -> tuple[pd.DataFrame, pd.DataFrame, p
             ).df()
     else:
         rows = empty_rows
-    files = conn.execute(FILES_SQL, [anio, ORIGEN]).df() if exists("quarantine.archivos_rechazados") else empty_files
-    file_rucs = (
-        conn.execute(FILE_RUCS_SQL, [anio, anio, ORIGEN, anio, ORIGEN]).df()
-        if has_raw and exists("quarantine.archivos_rechazados") and exists("quarantine.filas_rechazadas")
-        else empty_map
-    )
+    files = conn.execute(FILES_SQL, [anio, ORIGEN]).df() if has_files else empty_files
+    file_rucs = conn.execute(FILE_RUCS_SQL, [anio, anio, ORIGEN, anio, ORIGEN]).df() if has_raw and has_rows and has_files else empty_map
     return rows, files, file_rucs
 
 
@@ -145,7 +138,7 @@ def file_entities(file_rucs: pd.DataFrame) -> dict[str, list[str]]:
     frame = pd.DataFrame({
         "archivo": file_rucs["archivo"],
         "ruc": [clean_text(v) for v in file_rucs["ruc_entidad"]],
-        "filas": file_rucs["filas"] if "filas" in file_rucs else 1,
+        "filas": file_rucs["filas"],
     }).dropna(subset=["ruc"])
     frame = frame[is_valid_ruc(frame["ruc"].astype("str"))]
     frame = frame.groupby(["archivo", "ruc"], as_index=False)["filas"].sum().sort_values(["archivo", "filas", "ruc"], ascending=[True, False, True])
@@ -153,15 +146,14 @@ def file_entities(file_rucs: pd.DataFrame) -> dict[str, list[str]]:
 
 
 def row_keys(rows: pd.DataFrame, entities: dict[str, list[str]]) -> list[str]:
-    """The workbook key of every quarantined row: ruc:<its RUC> when that RUC is valid, else ruc:<the RUC most
-    of its file's rows carry> (a mistyped RUC still reaches the entity that sent the file), else ruc:<its
-    RUC text>, else archivo:<its file> when there is no text at all."""
+    """The workbook key of every quarantined row: ruc:<its RUC> when it is one of the valid RUCs of its file
+    (`file_entities`), else ruc:<the RUC most of its file's rows carry> (a mistyped RUC still reaches the
+    entity that sent the file), else ruc:<its RUC text>, else archivo:<its file> when there is no text at all."""
     rucs = [clean_text(v) for v in rows["ruc_entidad"]] if "ruc_entidad" in rows else [None] * len(rows)
-    written = pd.Series(sorted({ruc for ruc in rucs if ruc}), dtype="str")
-    valid = set(written[is_valid_ruc(written)])
     keys = []
     for ruc, archivo in zip(rucs, rows["archivo"], strict=True):
-        owner = ruc if ruc in valid else next(iter(entities.get(archivo, ())), ruc)
+        declared = entities.get(archivo, ())
+        owner = ruc if ruc in declared else next(iter(declared), ruc)
         keys.append(f"ruc:{owner}" if owner else f"archivo:{archivo}")
     return keys
 

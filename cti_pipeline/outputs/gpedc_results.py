@@ -68,7 +68,7 @@ def build_results(indicadores: pd.DataFrame, completitud: pd.DataFrame, anio_ref
     def amount(indicador: str, column: str) -> str:
         row = values.get((indicador, TOTAL))
         number = as_float(getattr(row, column)) if row is not None else None
-        return "" if number is None else format_number(round(number, 2))
+        return "" if number is None else format_number(number)
 
     totals = [
         [code, meaning, shown(code, TOTAL), amount(code, "numerador"), amount(code, "denominador")]

@@ -183,7 +183,7 @@ def test_year_without_quarantine_writes_an_empty_summary(data_dir: Path, resourc
 def test_rejected_file_maps_to_the_ruc_raw_shows_for_it(tmp_path: Path):
     rows = pd.DataFrame(columns=["archivo", "hoja", "fila", "columna", "regla", "valor", "mensaje", "ruc_entidad", "nombre_entidad"])
     files = pd.DataFrame({"archivo": ["x.xlsx", "y.xlsx"], "motivo": ["dañado", "=cmd|' /C calc'!A0"]})
-    file_rucs = pd.DataFrame({"archivo": ["x.xlsx"], "ruc_entidad": [RUC_A]})
+    file_rucs = pd.DataFrame({"archivo": ["x.xlsx"], "ruc_entidad": [RUC_A], "filas": [1]})
     entities = group_feedback(rows, files, file_rucs)
     assert sorted(e.workbook for e in entities) == [f"{RUC_A}.xlsx", "sin_ruc_y.xlsx"]
     result = write_feedback(entities, 2025, tmp_path)
@@ -278,7 +278,7 @@ def test_grouping_keeps_row_order_counts_distinct_rows_and_picks_the_most_common
         columns=["archivo", "hoja", "fila", "columna", "regla", "valor", "mensaje", "ruc_entidad", "nombre_entidad"],
     ).astype({"fila": "int32"})
     files = pd.DataFrame({"archivo": ["x.xlsx"], "motivo": ["dañado"]})
-    file_rucs = pd.DataFrame({"archivo": ["x.xlsx", "x.xlsx"], "ruc_entidad": [RUC_B, RUC_A]})
+    file_rucs = pd.DataFrame({"archivo": ["x.xlsx", "x.xlsx"], "ruc_entidad": [RUC_B, RUC_A], "filas": [1, 1]})
     entities = {e.workbook: e for e in group_feedback(rows, files, file_rucs)}
 
     assert sorted(entities) == sorted([f"{RUC_A}.xlsx", f"{RUC_B}.xlsx", "sin_ruc_c.xlsx"])
