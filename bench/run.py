@@ -232,7 +232,7 @@ def asset_profile(home: Path) -> dict[str, object]:
     if event is None:
         return {}
     metadata = event.asset_materialization.metadata
-    keys = ("tiempos_s", "memoria_pico_proceso_mb", "sin_cambios", "huella", "archivos_desde_cache", "archivos_leidos_por_ayudante")
+    keys = ("tiempos_s", "memoria_pico_proceso_mb", "sin_cambios", "huella", "archivos_desde_cache", "archivos_leidos_en_paralelo")
     profile: dict[str, object] = {key: metadata[key].value for key in keys if key in metadata}
     steps: dict[str, dict[str, float]] = {}
     for record in instance.all_logs(event.run_id):
@@ -426,7 +426,7 @@ def summarise(results: dict[str, object]) -> None:
     profile = chain.get("profile", {})
     if profile:
         print(f"\ndeclarations chain, inside the declaraciones asset (s): {json.dumps(profile.get('tiempos_s'))}; "
-              f"files read by the helper process: {profile.get('archivos_leidos_por_ayudante')}")
+              f"files read by the worker process: {profile.get('archivos_leidos_en_paralelo')}")
         print(f"declarations chain, peak memory of the run process at the end of each phase (MiB): {json.dumps(profile.get('memoria_pico_proceso_mb'))}")
         print(f"declarations chain, Dagster steps (s): {json.dumps(profile.get('step_seconds'))}, run {profile.get('run_seconds')} s")
     if first and first.get("profile"):

@@ -4,7 +4,7 @@
 
 Writes N small files into a temporary `landing/declaraciones/<anio>/` (spread over --years year
 folders, plus lock and hidden files that must be skipped), then times, cold and warm:
-- the pure part (cti_pipeline/landing/fingerprint.py): scandir + stat, fingerprints, cursor;
+- the pure part (cti_pipeline/landing/settle.py): scandir + stat, fingerprints, cursor;
 - a whole `declaraciones_sensor` tick through Dagster (`evaluate_tick` on the project's definitions,
   including resolving the downstream asset selection when a year settles).
 Prints one JSON line. The contract asks for a tick over 10,000 files well under a second; the tests
@@ -60,7 +60,7 @@ def main() -> None:
         os.environ["CTI_DATA_DIR"] = str(root)
         os.environ.setdefault("CTI_PII_SALT", "bench-salt")
 
-        from cti_pipeline.landing import fingerprint as fp
+        from cti_pipeline.landing import settle as fp
 
         def pure_tick(state):
             scan = fp.scan_years(source)

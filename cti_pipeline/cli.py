@@ -38,7 +38,7 @@ def landing_years(settings: Settings) -> list[int]:
 
     years: set[int] = set()
     for source in YEARLY_SOURCES:
-        found, warnings = discover_years(settings.landing_dir / source)
+        found, warnings = discover_years(settings.paths.landing_dir / source)
         years.update(found)
         for warning in warnings:
             log.warning(warning)

@@ -9,7 +9,8 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PACKAGE_DIR = Path(__file__).resolve().parent
+PROJECT_ROOT = PACKAGE_DIR.parent
 SHIPPED_REFERENCE_DIR = PROJECT_ROOT / "data" / "reference"
 DEVELOPMENT_PII_SALT = "cti-pipeline-development-salt-not-for-production"
 
@@ -25,7 +26,36 @@ DEFAULT_DUCKDB_MEMORY_LIMIT = "128MB"
 
 
 @dataclass(frozen=True)
+class DataPaths:
+    """Every path under the data folder ($CTI_DATA_DIR): the one place that says where things are."""
+
+    root: Path
+
+    @property
+    def landing_dir(self) -> Path:
+        return self.root / "landing"
+
+    @property
+    def exports_dir(self) -> Path:
+        return self.root / "exports"
+
+    @property
+    def reference_override_dir(self) -> Path:
+        return self.root / "reference"
+
+    @property
+    def bi_copy(self) -> Path:
+        return self.root / "warehouse" / "bi.duckdb"
+
+    def read_cache_dir(self, origen: str, anio: int | str) -> Path:
+        """Where the files of one source and year, as last read, are kept (landing/read_cache.py)."""
+        return self.root / ".cache" / "lecturas" / origen / str(anio)
+
+
+@dataclass(frozen=True)
 class Settings:
+    """The environment, read once: what the resources (defs/resources.py) and the command line are built from."""
+
     data_dir: Path
     warehouse: Path
     pii_salt: str
@@ -33,20 +63,8 @@ class Settings:
     duckdb_memory_limit: str = DEFAULT_DUCKDB_MEMORY_LIMIT
 
     @property
-    def landing_dir(self) -> Path:
-        return self.data_dir / "landing"
-
-    @property
-    def exports_dir(self) -> Path:
-        return self.data_dir / "exports"
-
-    @property
-    def reference_override_dir(self) -> Path:
-        return self.data_dir / "reference"
-
-    @property
-    def bi_copy(self) -> Path:
-        return self.data_dir / "warehouse" / "bi.duckdb"
+    def paths(self) -> DataPaths:
+        return DataPaths(self.data_dir)
 
     @property
     def pii_salt_is_default(self) -> bool:

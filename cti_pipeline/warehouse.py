@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,12 +22,18 @@ from cti_pipeline.contracts.tables import Columns
 
 @dataclass(frozen=True)
 class TableWrite:
-    """Replace the rows of `table` matching `where` (e.g. {"anio": 2024, "origen": "declaraciones"})."""
+    """Replace the rows of `table` matching `where` (e.g. {"anio": 2024, "origen": "declaraciones"}).
+
+    `frame` may be a function of the connection, called inside the transaction after the writes before
+    it (a table derived from what they wrote). With `new_keys`, nothing is deleted: only the rows whose
+    key is not in the table yet are inserted.
+    """
 
     table: str  # schema.table
     columns: Columns
-    frame: pd.DataFrame
+    frame: pd.DataFrame | Callable[[duckdb.DuckDBPyConnection], pd.DataFrame]
     where: Mapping[str, object] = field(default_factory=dict)
+    new_keys: tuple[str, ...] = ()
 
 
 def quote(identifier: str) -> str:
@@ -67,6 +73,8 @@ def replace_partitions(conn: duckdb.DuckDBPyConnection, writes: list[TableWrite]
     Consumes `writes`: each write leaves the list (and its view is dropped) right after its INSERT,
     so a caller that handed over its only reference to a large frame lets it be freed while the
     next table is written (a million raw rows are about 500 MB). The list is consumed on failure too.
+    When the rollback itself fails (a full disk can leave no transaction to roll back), the error
+    that made it fail is the one raised.
     """
     for write in writes:
         ensure_table(conn, write.table, write.columns)
@@ -77,22 +85,37 @@ def replace_partitions(conn: duckdb.DuckDBPyConnection, writes: list[TableWrite]
     try:
         while writes:
             write = writes.pop(0)
-            condition = " AND ".join(f"{quote(k)} = ?" for k in write.where) or "TRUE"
-            conn.execute(f"DELETE FROM {qualified(write.table)} WHERE {condition}", list(write.where.values()))
-            conn.register(view, conform(write.frame, write.columns))
+            frame = write.frame(conn) if callable(write.frame) else write.frame
+            conn.register(view, conform(frame, write.columns))
             registered = True
-            conn.execute(f"INSERT INTO {qualified(write.table)} BY NAME SELECT * FROM {view}")
+            if write.new_keys:
+                match = " AND ".join(f"t.{quote(k)} IS NOT DISTINCT FROM v.{quote(k)}" for k in write.new_keys)
+                conn.execute(
+                    f"INSERT INTO {qualified(write.table)} BY NAME SELECT * FROM {view} v "
+                    f"WHERE NOT EXISTS (SELECT 1 FROM {qualified(write.table)} t WHERE {match})"
+                )
+            else:
+                condition = " AND ".join(f"{quote(k)} = ?" for k in write.where) or "TRUE"
+                conn.execute(f"DELETE FROM {qualified(write.table)} WHERE {condition}", list(write.where.values()))
+                conn.execute(f"INSERT INTO {qualified(write.table)} BY NAME SELECT * FROM {view}")
             conn.unregister(view)
             registered = False
-            inserted[write.table] = inserted.get(write.table, 0) + len(write.frame)
-            del write
+            inserted[write.table] = inserted.get(write.table, 0) + len(frame)
+            del write, frame
         conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
+    except BaseException as error:
+        try:
+            conn.execute("ROLLBACK")
+        except duckdb.Error as rollback_error:
+            error.add_note(f"the rollback failed too: {rollback_error}")
+            raise error from None
         raise
     finally:
         if registered:  # after the rollback: an aborted transaction refuses catalog changes
-            conn.unregister(view)
+            try:
+                conn.unregister(view)
+            except duckdb.Error:
+                pass
     return inserted
 
 

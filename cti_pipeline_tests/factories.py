@@ -9,9 +9,12 @@ import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+import pandas as pd
+
 from openpyxl import Workbook
 
-from cti_pipeline.contracts.declaracion import DECLARACION, ruc_check_digit
+from cti_pipeline.contracts.declaracion import DECLARACION
+from cti_pipeline.contracts.schema import ruc_check_digit
 
 DECLARACION_HEADERS = [c.name for c in DECLARACION.columns]
 
@@ -110,3 +113,9 @@ def _key(header: str) -> str:
     from cti_pipeline.contracts.text import normalize_header
 
     return normalize_header(header)
+
+
+def file_counts(raw: pd.DataFrame) -> pd.DataFrame:
+    """Per file of a raw frame: rows read and their fates (the test's own count of the "nothing lost" identity)."""
+    counts = pd.crosstab(raw["archivo"], raw["estado_fila"]).reindex(columns=["staged", "quarantined", "superseded"], fill_value=0)
+    return counts.assign(leidas=counts.sum(axis=1)).reset_index()

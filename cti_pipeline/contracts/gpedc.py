@@ -16,16 +16,7 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
 
-from cti_pipeline.contracts.columns import (
-    Column,
-    SourceSpec,
-    as_number,
-    is_date,
-    is_decimal,
-    is_integer,
-    number_at_least,
-    prepare_frame,
-)
+from cti_pipeline.contracts.columns import Column, SourceSpec, as_date, as_number, is_decimal, is_integer, prepare_frame
 from cti_pipeline.contracts.reference import load_catalog
 from cti_pipeline.contracts.text import normalize_code
 from cti_pipeline.settings import MAX_CELL_CHARS
@@ -208,9 +199,9 @@ class Roster:
         return pd.DataFrame(rows, columns=["codigo_respondente", "entidad", "tipo_respondente", "seccion"], dtype="str")
 
 
-def prepare(spec: SourceSpec, rows: pd.DataFrame) -> pd.DataFrame:
+def prepare(spec: SourceSpec, rows: pd.DataFrame, files: pd.Series | None = None, semicolon: pd.Series | None = None) -> pd.DataFrame:
     """Canonical text of a GPEDC sheet: contract preparation plus section codes (`A1` → `A.1`)."""
-    prepared = prepare_frame(spec, rows)
+    prepared = prepare_frame(spec, rows, files, semicolon)
     if "seccion" in prepared:
         prepared["seccion"] = normalize_section(prepared["seccion"]).astype("str")
     if "secciones" in prepared:
@@ -219,6 +210,15 @@ def prepare(spec: SourceSpec, rows: pd.DataFrame) -> pd.DataFrame:
 
 
 # --- pandera models ---------------------------------------------------------------------------
+
+
+def is_date(series: pd.Series) -> pd.Series:
+    return as_date(series).notna()
+
+
+def number_at_least(series: pd.Series, minimum: float) -> pd.Series:
+    number = as_number(series)
+    return number.isna() | (number >= minimum)
 
 
 def _duplicated(df: pd.DataFrame, key: tuple[str, ...]) -> pd.Series:

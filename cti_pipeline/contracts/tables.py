@@ -2,15 +2,39 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from cti_pipeline.contracts.columns import SourceSpec
 
-SQL_TYPES = {
-    "integer": "BIGINT",
-    "decimal": "DOUBLE",
-    "date": "DATE",
-}
-
 Columns = dict[str, str]
+
+
+@dataclass(frozen=True)
+class SourceTables:
+    """Where one source's rows of a year are: its raw and staging tables, and its `origen` values in the
+    quarantine tables (`SourceTables.of(origen)` is the usual one-table-per-layer case)."""
+
+    raw: str
+    staging: tuple[str, ...]
+    origenes: tuple[str, ...]
+    yearly: bool = True  # the tables' `anio` is the partition (the GPEDC round has none)
+
+    @classmethod
+    def of(cls, origen: str) -> SourceTables:
+        return cls(f"raw.{origen}", (f"staging.{origen}",), (origen,))
+
+
+# meta.huellas: the fingerprint of each source's last successful write of a year, and the counts written.
+HUELLAS: Columns = {
+    "origen": "VARCHAR",
+    "anio": "INTEGER",
+    "huella": "VARCHAR",
+    "filas_raw": "BIGINT",
+    "filas_staging": "BIGINT",
+    "filas_cuarentena": "BIGINT",
+    "archivos_rechazados": "BIGINT",
+    "escrito_en": "TIMESTAMP",
+}
 
 FILAS_RECHAZADAS: Columns = {
     "origen": "VARCHAR",
@@ -33,6 +57,34 @@ ARCHIVOS_RECHAZADOS: Columns = {
 }
 
 
+# meta.archivos: every file of a landing folder at its source's latest run (contract declaracion_anual.md).
+ARCHIVOS: Columns = {
+    "origen": "VARCHAR",
+    "anio": "INTEGER",
+    "archivo": "VARCHAR",
+    "hoja": "VARCHAR",
+    "bytes": "BIGINT",
+    "modificado_en": "TIMESTAMP",
+    "ruc_entidad": "VARCHAR",
+    "estado_archivo": "VARCHAR",
+    "filas_leidas": "BIGINT",
+    "filas_en_staging": "BIGINT",
+    "filas_en_cuarentena": "BIGINT",
+    "filas_reemplazadas": "BIGINT",
+    "motivo": "VARCHAR",
+    "huella_contenido": "VARCHAR",
+}
+
+# meta.contenidos: when the pipeline first saw each file content (sha256); orders re-submissions.
+CONTENIDOS: Columns = {
+    "huella_contenido": "VARCHAR",
+    "origen": "VARCHAR",
+    "archivo": "VARCHAR",
+    "primera_vez_ns": "BIGINT",
+    "primera_vez_en": "TIMESTAMP",
+}
+
+
 def raw_columns(spec: SourceSpec) -> Columns:
     """raw.<source>: one row per row read, every contract column as text."""
     columns: Columns = {"archivo": "VARCHAR", "hoja": "VARCHAR", "fila": "INTEGER", "anio": "INTEGER", "anio_fila": "VARCHAR"}
@@ -43,7 +95,7 @@ def raw_columns(spec: SourceSpec) -> Columns:
 
 def staging_columns(spec: SourceSpec, derived: Columns | None = None) -> Columns:
     """staging.<source>: contract columns typed, then derived columns, then provenance."""
-    columns: Columns = {c.name: SQL_TYPES.get(c.kind, "VARCHAR") for c in spec.columns}
+    columns: Columns = spec.sql_types()
     columns.update(derived or {})
     columns.update({"archivo": "VARCHAR", "fila": "INTEGER"})
     return columns

@@ -12,6 +12,8 @@ import unicodedata
 import pandas as pd
 
 _NON_WORD = re.compile(r"[^0-9a-z]+")
+# Characters a person cannot see: zero-width space, joiners, word joiner, a byte-order mark inside a cell.
+INVISIBLE = "[\u200b\u200c\u200d\u2060\ufeff\u00ad]"
 
 YES_VALUES = {"SI", "S", "1", "YES", "Y", "TRUE", "VERDADERO"}
 NO_VALUES = {"NO", "N", "0", "FALSE", "FALSO"}
@@ -36,9 +38,17 @@ def blank_to_na(series: pd.Series) -> pd.Series:
     return trimmed.mask(blank) if blank.any() else trimmed
 
 
+def strip_invisible(series: pd.Series) -> pd.Series:
+    """Codes and keys without invisible characters (`ABC\u200b` is `ABC`); blank afterwards → missing."""
+    if not series.str.contains(INVISIBLE, regex=True, na=False).any():
+        return series
+    text = series.str.replace(INVISIBLE, "", regex=True).str.strip()
+    return text.mask(text == "")
+
+
 def normalize_code(series: pd.Series) -> pd.Series:
-    """Code-list values match case-insensitively after trimming (and ignoring accents)."""
-    text = blank_to_na(series)
+    """Code-list values match case-insensitively after trimming (and ignoring accents and invisible characters)."""
+    text = strip_invisible(blank_to_na(series))
     # `.astype("str")`: mapping an all-missing column (an absent optional column) gives float NaN
     return text.str.upper().map(_strip_accents_or_na, na_action="ignore").astype("str").str.replace(r"\s+", "_", regex=True)
 
@@ -52,8 +62,8 @@ def normalize_yes_no(series: pd.Series) -> pd.Series:
 
 
 def normalize_name(series: pd.Series) -> pd.Series:
-    """Entity names and keys: trim, collapse inner spaces, case-fold, remove accents."""
-    text = blank_to_na(series)
+    """Entity names and keys: trim, collapse inner spaces, case-fold, remove accents and invisible characters."""
+    text = strip_invisible(blank_to_na(series))
     folded = text.str.casefold().map(_strip_accents_or_na, na_action="ignore")
     return folded.str.replace(r"\s+", " ", regex=True)
 

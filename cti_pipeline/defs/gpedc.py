@@ -119,7 +119,7 @@ def duplicate_keys(conn: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         if not table_exists(conn, table):
             continue
         # as stored: the GPEDC key rule compares the canonical values the sheets' models staged
-        duplicates = quality.duplicate_keys(conn, table, spec.key, normalise=False)
+        duplicates = quality.duplicate_keys(conn, table, spec.key)
         if not duplicates.empty:
             found.append(duplicates.assign(hoja=spec.sheet))
     return pd.concat(found, ignore_index=True) if found else pd.DataFrame()
@@ -161,8 +161,8 @@ def duplicate_keys(conn: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     can_subset=False,
 )
 def gpedc_consolidacion(context: dg.AssetExecutionContext, cti: CtiConfig, warehouse: WarehouseResource):
-    sections = load_sections(cti.reference_override_dir)
-    result = gpedc.consolidate(cti.landing_dir / "gpedc" / "ronda4", tuple(sections["seccion"]))
+    sections = load_sections(cti.paths.reference_override_dir)
+    result = gpedc.consolidate(cti.paths.landing_dir / "gpedc" / "ronda4", tuple(sections["seccion"]))
     for warning in result.warnings:
         context.log.warning(f"gpedc: {warning}")
     for rejected in result.rejected_files.itertuples():
@@ -257,7 +257,7 @@ def _no_roster_warning(context: dg.AssetExecutionContext, roster: pd.DataFrame) 
     **_warehouse,
 )
 def gpedc_completitud(context: dg.AssetExecutionContext, cti: CtiConfig, warehouse: WarehouseResource):
-    sections = load_sections(cti.reference_override_dir)
+    sections = load_sections(cti.paths.reference_override_dir)
     with warehouse.get_connection() as conn:
         staged = read_staging(conn)
         tracker = gpedc.completitud(staged["puntos_focales"], tuple(sections["seccion"]), staged)
@@ -345,7 +345,7 @@ def gpedc_indicadores(context: dg.AssetExecutionContext, warehouse: WarehouseRes
     **_common,
 )
 def gpedc_ronda4(context: dg.AssetExecutionContext, cti: CtiConfig, warehouse: WarehouseResource):
-    sections = load_sections(cti.reference_override_dir)
+    sections = load_sections(cti.paths.reference_override_dir)
     with warehouse.get_connection() as conn:
         staged = read_staging(conn)
         tracker = read_table_or_empty(conn, "marts.gpedc_completitud", GPEDC_COMPLETITUD)
@@ -362,7 +362,7 @@ def gpedc_ronda4(context: dg.AssetExecutionContext, cti: CtiConfig, warehouse: W
         flujos=staged["flujos"],
         presupuesto=staged["presupuesto"],
     )
-    path = write_export(cti.exports_dir, data)
+    path = write_export(cti.paths.exports_dir, data)
     found = audit(path)
     return dg.MaterializeResult(
         metadata={
@@ -398,7 +398,7 @@ def gpedc_resultados(context: dg.AssetExecutionContext, cti: CtiConfig, warehous
     results = build_results(values, tracker, ANIO_REFERENCIA, dt.datetime.now(dt.timezone.utc))
     if values.empty:
         context.log.warning("gpedc results: marts.gpedc_indicadores is empty (no roster yet, or the round is not consolidated)")
-    docx_path, html_path = write_results(results, cti.exports_dir)
+    docx_path, html_path = write_results(results, cti.paths.exports_dir)
     return dg.MaterializeResult(
         metadata={
             "docx": dg.MetadataValue.path(str(docx_path)),

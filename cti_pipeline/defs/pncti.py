@@ -39,7 +39,7 @@ _common = dict(group_name="pncti", kinds={"duckdb", "pandas"}, owners=["team:apc
 )
 def pncti_indicadores(context: dg.AssetExecutionContext, cti: CtiConfig, warehouse: WarehouseResource):
     anio = partition_year(context)
-    catalogs = IndicatorCatalogs.load(cti.reference_override_dir, anio)
+    catalogs = IndicatorCatalogs.load(cti.paths.reference_override_dir, anio)
     with warehouse.get_connection() as conn:
         inputs = load_inputs(conn, anio, columns_read(catalogs))
         indicators = compute_indicators(inputs, anio, catalogs)

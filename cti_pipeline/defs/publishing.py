@@ -45,12 +45,12 @@ GROUP = "publicacion"
 )
 def bi_marts_duckdb(context: dg.AssetExecutionContext, cti: CtiConfig, warehouse: WarehouseResource) -> dg.MaterializeResult:
     with warehouse.get_connection() as conn:
-        counts = publish_bi_copy(conn, cti.bi_copy)
-    context.log.info(f"BI copy published to {cti.bi_copy}: {len(counts)} tables, {sum(counts.values())} rows")
+        counts = publish_bi_copy(conn, cti.paths.bi_copy)
+    context.log.info(f"BI copy published to {cti.paths.bi_copy}: {len(counts)} tables, {sum(counts.values())} rows")
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": dg.MetadataValue.int(sum(counts.values())),
-            "ruta": dg.MetadataValue.path(str(cti.bi_copy)),
+            "ruta": dg.MetadataValue.path(str(cti.paths.bi_copy)),
             "tablas": dg.MetadataValue.md(markdown_table(_counts_frame(counts))),
         }
     )
@@ -71,12 +71,12 @@ def publish_postgres(context: dg.AssetExecutionContext, cti: CtiConfig):
     if not cti.publish_url:
         context.log.info("CTI_PUBLISH_URL is not set: the marts are not published to a SQL database (skipped)")
         return
-    if not cti.bi_copy.exists():
-        raise dg.Failure(f"The BI copy {cti.bi_copy} does not exist: materialise {BI_COPY_KEY} first")
+    if not cti.paths.bi_copy.exists():
+        raise dg.Failure(f"The BI copy {cti.paths.bi_copy} does not exist: materialise {BI_COPY_KEY} first")
     target = redact_url(cti.publish_url)
     engine = sa.create_engine(cti.publish_url, pool_pre_ping=True, **_connect_args(cti.publish_url))
     try:
-        with duckdb.connect(str(cti.bi_copy), read_only=True) as source:
+        with duckdb.connect(str(cti.paths.bi_copy), read_only=True) as source:
             publications = publish_marts(source, engine)
     finally:
         engine.dispose()

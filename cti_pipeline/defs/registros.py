@@ -1,4 +1,4 @@
-"""Administrative records chain: landing/registros/<anio>/<kind>*.csv|xlsx → raw, staging per kind, quarantine."""
+"""Administrative records chain: `landing/registros/{anio}/{tipo}*.csv|xlsx` → raw, staging per kind, quarantine."""
 
 import hashlib
 import time
@@ -7,20 +7,15 @@ import dagster as dg
 
 from cti_pipeline.contracts.reference import load_iso3
 from cti_pipeline.contracts.registros import KINDS, REGISTROS
-from cti_pipeline.contracts.tables import ARCHIVOS_RECHAZADOS, FILAS_RECHAZADAS, registros_raw_columns, staging_columns
-from cti_pipeline.defs.metadata import fingerprint_metadata, markdown_table, table_metadata
+from cti_pipeline.contracts.tables import SourceTables, registros_raw_columns, staging_columns
+from cti_pipeline.defs.ingestion import YearWrite
+from cti_pipeline.defs.metadata import IngestionAssets, StagedTable, check_result, ingestion_results, unchanged_metadata
 from cti_pipeline.defs.partitions import partition_year, yearly_partitions
 from cti_pipeline.defs.resources import CtiConfig, WarehouseResource
-from cti_pipeline.domain.registros import (
-    ORIGEN_DESCONOCIDO,
-    RAW_VALUE_COLUMNS,
-    clear_personal_ids,
-    process_registros,
-    unreconciled_files,
-)
-from cti_pipeline.domain import fingerprints
-from cti_pipeline.domain.quality import duplicate_keys
-from cti_pipeline.warehouse import TableWrite, replace_partitions
+from cti_pipeline.domain import quality
+from cti_pipeline.domain.registros import ORIGEN, ORIGEN_DESCONOCIDO, RAW_VALUE_COLUMNS, process_registros
+from cti_pipeline.unchanged import year_fingerprint, year_unchanged
+from cti_pipeline.warehouse import replace_partitions
 
 RAW = dg.AssetKey(["raw", "registros"])
 QUARANTINE = dg.AssetKey(["quarantine", "registros"])
@@ -29,11 +24,13 @@ STAGING = {kind: dg.AssetKey(["staging", kind]) for kind in KINDS}
 RAW_COLUMNS = registros_raw_columns(RAW_VALUE_COLUMNS)
 STAGING_COLUMNS = {kind: staging_columns(REGISTROS[kind]) for kind in KINDS}
 KEYED_KINDS = [kind for kind in KINDS if REGISTROS[kind].key]
-
-ORIGEN = "registros"  # in meta.huellas; the quarantine tables use the kinds (and ORIGEN_DESCONOCIDO) as origen
+TABLES = SourceTables("raw.registros", tuple(f"staging.{kind}" for kind in KINDS), (*KINDS, ORIGEN_DESCONOCIDO))
+ASSETS = IngestionAssets(
+    RAW, TABLES.raw, RAW_COLUMNS, tuple(StagedTable(STAGING[k], f"staging.{k}", STAGING_COLUMNS[k], k) for k in KINDS), QUARANTINE
+)
+# no personal data in previews
+PREVIEW = {f"staging.{kind}": [c for c in REGISTROS[kind].names if c != "participante_id"] for kind in KINDS}
 CATALOGS = ("paises_iso3", "paises_alc")
-CODE = ("domain/registros.py", "defs/registros.py")
-WRITTEN_TO = fingerprints.Counted(("raw.registros",), tuple(f"staging.{kind}" for kind in KINDS), (*KINDS, ORIGEN_DESCONOCIDO))
 UNCHANGED_NOTE = "sin cambios, no se releyó: los archivos, catálogos, sal y código son los de la última escritura"
 
 DESCRIPTIONS = {
@@ -55,7 +52,7 @@ _common = dict(group_name="registros", kinds={"duckdb", "pandas"}, owners=["team
     specs=[
         dg.AssetSpec(
             RAW,
-            description="Cada fila leída de los registros administrativos de landing/registros/<anio>/ (siete tipos, "
+            description="Cada fila leída de los registros administrativos de `landing/registros/{anio}/` (siete tipos, "
             "tipo_registro), como texto, con archivo, hoja, fila y estado_fila; participante_id seudonimizado.",
             **_common,
         ),
@@ -69,12 +66,12 @@ _common = dict(group_name="registros", kinds={"duckdb", "pandas"}, owners=["team
         ),
     ],
     check_specs=[
-        dg.AssetCheckSpec("filas_conciliadas", asset=RAW, description="Por archivo: filas leídas = staged + quarantined."),
+        dg.AssetCheckSpec("filas_conciliadas", asset=RAW, description="Todos los años: por archivo, filas leídas = staged + quarantined."),
         *[
             dg.AssetCheckSpec(
                 "sin_claves_duplicadas",
                 asset=STAGING[kind],
-                description=f"Ninguna clave ({', '.join(REGISTROS[kind].key)}) repetida en staging.{kind} (texto normalizado).",
+                description=f"Todos los años: ninguna clave ({', '.join(REGISTROS[kind].key)}) repetida en staging.{kind} (texto normalizado).",
             )
             for kind in KEYED_KINDS
         ],
@@ -90,177 +87,38 @@ _common = dict(group_name="registros", kinds={"duckdb", "pandas"}, owners=["team
 )
 def registros(context: dg.AssetExecutionContext, cti: CtiConfig, warehouse: WarehouseResource):
     anio = partition_year(context)
-    year_dir = cti.landing_dir / "registros" / str(anio)
+    paths = cti.paths
+    year_dir = paths.landing_dir / ORIGEN / str(anio)
     started = time.perf_counter()
     # The salt decides every pseudonym written: a new salt must rewrite the year (its digest, never the salt).
     salt_digest = "pii_salt_sha256=" + hashlib.sha256(cti.pii_salt.encode("utf-8")).hexdigest()
-    huella = fingerprints.year_fingerprint(ORIGEN, year_dir, anio, CATALOGS, cti.reference_override_dir, CODE, settings=[salt_digest])
+    huella = year_fingerprint(ORIGEN, year_dir, anio, CATALOGS, paths.reference_override_dir, settings=[salt_digest])
     with warehouse.get_connection() as conn:
-        if fingerprints.unchanged(conn, ORIGEN, anio, huella, WRITTEN_TO):
-            yield from _unchanged_results(context, conn, anio, huella, started)
-            return
-    result = process_registros(year_dir, anio, cti.pii_salt, load_iso3(cti.reference_override_dir))
-    for warning in result.warnings:
-        context.log.warning(warning)
-    for rejected in result.rejected_files.itertuples():
-        context.log.warning(f"registros {anio}: file {rejected.archivo} rejected: {rejected.motivo}")
-
-    where = {"anio": anio}
-    writes = [TableWrite("raw.registros", RAW_COLUMNS, result.raw, where)]
-    writes += [TableWrite(f"staging.{kind}", STAGING_COLUMNS[kind], result.staged[kind], where) for kind in KINDS]
-    for origen in (*KINDS, ORIGEN_DESCONOCIDO):
-        origen_where = {"anio": anio, "origen": origen}
-        writes.append(TableWrite("quarantine.filas_rechazadas", FILAS_RECHAZADAS, result.quarantined_by_kind(origen), origen_where))
-        writes.append(TableWrite("quarantine.archivos_rechazados", ARCHIVOS_RECHAZADOS, result.rejected_by_origen(origen), origen_where))
-    writes.append(TableWrite(fingerprints.TABLE, fingerprints.HUELLAS, huella_row(anio, huella, result), {"anio": anio, "origen": ORIGEN}))
+        unchanged = year_unchanged(conn, ORIGEN, anio, huella, TABLES)
+    if unchanged:
+        context.log.info(f"registros {anio}: unchanged since the last write (fingerprint {huella}), no file read")
+    else:
+        result = process_registros(year_dir, anio, cti.pii_salt, load_iso3(paths.reference_override_dir), paths.read_cache_dir(ORIGEN, anio))
+        for warning in result.warnings:
+            context.log.warning(warning)
+        for rejected in result.rejected_files.itertuples():
+            context.log.warning(f"registros {anio}: file {rejected.archivo} rejected: {rejected.motivo}")
+        staged = {f"staging.{kind}": (STAGING_COLUMNS[kind], result.staged[kind]) for kind in KINDS}
+        year = YearWrite(ORIGEN, anio, TABLES, (RAW_COLUMNS, result.raw), staged, result.quarantined, result.rejected_files,
+                         result.files, huella, result.transient_rejections)
+        with warehouse.get_connection() as conn:
+            replace_partitions(conn, year.writes())
     with warehouse.get_connection() as conn:
-        replace_partitions(conn, writes)
-        unreconciled = unreconciled_files(conn, anio)
-        duplicates = {kind: duplicate_keys(conn, f"staging.{kind}", REGISTROS[kind].key, anio) for kind in KEYED_KINDS}
-        clear_ids = clear_personal_ids(conn, anio)
-
-    counts = result.file_counts()
-    yield dg.MaterializeResult(
-        asset_key=RAW,
-        metadata=table_metadata(
-            "raw.registros",
-            RAW_COLUMNS,
-            len(result.raw),
-            archivos_leidos=len(counts),
-            filas_por_archivo=dg.MetadataValue.md(markdown_table(counts, max_rows=50)),
-            **fingerprint_metadata(False, huella, UNCHANGED_NOTE),
-        ),
-    )
-    for kind in KINDS:
-        staged = result.staged[kind]
-        preview_columns = [c for c in REGISTROS[kind].names if c != "participante_id"]  # no personal data in previews
-        yield dg.MaterializeResult(
-            asset_key=STAGING[kind],
-            metadata=table_metadata(
-                f"staging.{kind}",
-                STAGING_COLUMNS[kind],
-                len(staged),
-                staged[preview_columns] if not staged.empty else None,
-                archivos=int(staged["archivo"].nunique()) if not staged.empty else 0,
-                filas_en_cuarentena=int(result.quarantined_by_kind(kind).drop_duplicates(["archivo", "fila"]).shape[0]),
-            ),
-        )
-    by_rule = (
-        result.quarantined.groupby(["origen", "regla"]).size().rename("filas").reset_index().sort_values("filas", ascending=False)
-    )
-    yield dg.MaterializeResult(
-        asset_key=QUARANTINE,
-        metadata={
-            "dagster/row_count": dg.MetadataValue.int(len(result.quarantined)),
-            "filas_en_cuarentena": int(result.quarantined.drop_duplicates(["origen", "archivo", "fila"]).shape[0]),
-            "archivos_rechazados": dg.MetadataValue.int(len(result.rejected_files)),
-            "por_regla": dg.MetadataValue.md(markdown_table(by_rule)),
-            "archivos_rechazados_detalle": dg.MetadataValue.md(
-                markdown_table(result.rejected_files[["origen", "archivo", "motivo"]], max_chars=160)
-            ),
-            "preview": dg.MetadataValue.md(
-                markdown_table(result.quarantined[["origen", "archivo", "fila", "columna", "regla", "mensaje"]], max_chars=120)
-            ),
-        },
-    )
-    yield from _check_results(unreconciled, duplicates, clear_ids)
-
-
-def huella_row(anio: int, huella: str, result):
-    counts = {
-        "filas_raw": len(result.raw),
-        "filas_staging": sum(len(staged) for staged in result.staged.values()),
-        "filas_cuarentena": len(result.quarantined),
-        "archivos_rechazados": len(result.rejected_files),
-    }
-    return fingerprints.huella_frame(ORIGEN, anio, huella, counts, transient_rejections=result.transient_rejections)
-
-
-def _check_results(unreconciled, duplicates, clear_ids):
-    yield dg.AssetCheckResult(
-        check_name="filas_conciliadas",
-        asset_key=RAW,
-        passed=unreconciled.empty,
-        metadata={"archivos_descuadrados": dg.MetadataValue.md(markdown_table(unreconciled))},
-    )
+        summary = quality.summarize(conn, ORIGEN, TABLES, anio, PREVIEW)
+        problems = quality.ledger_problems(conn, ORIGEN, TABLES)
+        duplicates = {kind: quality.duplicate_keys(conn, f"staging.{kind}", ("anio", *REGISTROS[kind].key)) for kind in KEYED_KINDS}
+        clear_ids = quality.clear_personal_ids(conn)
+    common = {**unchanged_metadata(unchanged, huella, UNCHANGED_NOTE), "segundos": dg.MetadataValue.float(round(time.perf_counter() - started, 3))}
+    yield from ingestion_results(ASSETS, summary, common)
+    yield check_result("filas_conciliadas", RAW, problems, "archivos_descuadrados")
     for kind in KEYED_KINDS:
-        yield dg.AssetCheckResult(
-            check_name="sin_claves_duplicadas",
-            asset_key=STAGING[kind],
-            passed=duplicates[kind].empty,
-            metadata={"claves_repetidas": dg.MetadataValue.md(markdown_table(duplicates[kind]))},
-        )
+        yield check_result("sin_claves_duplicadas", STAGING[kind], duplicates[kind], "claves_repetidas")
     yield dg.AssetCheckResult(
-        check_name="sin_datos_personales",
-        asset_key=STAGING["capacitaciones"],
-        passed=clear_ids == 0,
+        check_name="sin_datos_personales", asset_key=STAGING["capacitaciones"], passed=clear_ids == 0,
         metadata={"participante_id_no_seudonimizados": clear_ids},
     )
-
-
-def _unchanged_results(context: dg.AssetExecutionContext, conn, anio: int, huella: str, started: float):
-    """Nothing changed since the last successful write: no file is read, the warehouse is left as it is,
-    and the materialisations and checks report what the warehouse holds."""
-    fingerprint_seconds = round(time.perf_counter() - started, 4)
-    common = {**fingerprint_metadata(True, huella, UNCHANGED_NOTE), "tiempos_s": dg.MetadataValue.json({"fingerprint": fingerprint_seconds})}
-    counts = conn.execute(
-        "SELECT tipo_registro, archivo, count(*) AS leidas, count(*) FILTER (estado_fila = 'staged') AS staged, "
-        "count(*) FILTER (estado_fila = 'quarantined') AS quarantined FROM raw.registros WHERE anio = ? "
-        "GROUP BY tipo_registro, archivo ORDER BY tipo_registro, archivo",
-        [anio],
-    ).df()
-    yield dg.MaterializeResult(
-        asset_key=RAW,
-        metadata=table_metadata(
-            "raw.registros",
-            RAW_COLUMNS,
-            int(counts["leidas"].sum()),
-            archivos_leidos=len(counts),
-            filas_por_archivo=dg.MetadataValue.md(markdown_table(counts, max_rows=50)),
-            **common,
-        ),
-    )
-    quarantined = _quarantine_by_origen(conn, anio)
-    for kind in KINDS:
-        rows, files = conn.execute(f"SELECT count(*), count(DISTINCT archivo) FROM staging.{kind} WHERE anio = ?", [anio]).fetchone()
-        yield dg.MaterializeResult(
-            asset_key=STAGING[kind],
-            metadata=table_metadata(
-                f"staging.{kind}",
-                STAGING_COLUMNS[kind],
-                rows,
-                archivos=files,
-                filas_en_cuarentena=int(quarantined.loc[quarantined["origen"] == kind, "filas"].sum()),
-                **common,
-            ),
-        )
-    by_rule = conn.execute(
-        "SELECT origen, regla, count(*) AS filas FROM quarantine.filas_rechazadas WHERE anio = ? AND list_contains(?, origen) "
-        "GROUP BY origen, regla ORDER BY filas DESC, origen, regla",
-        [anio, list(WRITTEN_TO.origenes)],
-    ).df()
-    _, _, rules_broken, rejected_files = fingerprints.warehouse_counts(conn, anio, WRITTEN_TO)
-    yield dg.MaterializeResult(
-        asset_key=QUARANTINE,
-        metadata={
-            "dagster/row_count": dg.MetadataValue.int(rules_broken),
-            "filas_en_cuarentena": int(quarantined["filas"].sum()),
-            "archivos_rechazados": dg.MetadataValue.int(rejected_files),
-            "por_regla": dg.MetadataValue.md(markdown_table(by_rule)),
-            **common,
-        },
-    )
-    unreconciled = unreconciled_files(conn, anio)
-    duplicates = {kind: duplicate_keys(conn, f"staging.{kind}", REGISTROS[kind].key, anio) for kind in KEYED_KINDS}
-    timings = {"fingerprint": fingerprint_seconds, "checks": round(time.perf_counter() - started - fingerprint_seconds, 4)}
-    context.log.info(f"registros {anio}: unchanged since the last write (fingerprint {huella}), no file read; seconds {timings}")
-    yield from _check_results(unreconciled, duplicates, clear_personal_ids(conn, anio))
-
-
-def _quarantine_by_origen(conn, anio: int):
-    """Distinct quarantined rows (a row may break several rules) per origen of the administrative records."""
-    return conn.execute(
-        "SELECT origen, count(DISTINCT (archivo, fila)) AS filas FROM quarantine.filas_rechazadas WHERE anio = ? "
-        "AND list_contains(?, origen) GROUP BY origen",
-        [anio, list(WRITTEN_TO.origenes)],
-    ).df()

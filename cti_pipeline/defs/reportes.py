@@ -1,7 +1,7 @@
 """Outputs people use: the PNCTI compliance report draft and the feedback workbooks for entities.
 
 A re-run whose warehouse inputs, year and writer code equal those of the last successful write, with
-the files still there untouched, keeps the files (cti_pipeline.outputs.fingerprint): it reports the
+the files still there untouched, keeps the files (cti_pipeline.unchanged): it reports the
 same metadata with sin_cambios=True and evaluates its check on what it read, without rewriting.
 """
 
@@ -12,7 +12,7 @@ from pathlib import Path
 import dagster as dg
 
 from cti_pipeline.contracts.reference import load_catalog
-from cti_pipeline.defs.metadata import fingerprint_metadata, markdown_table
+from cti_pipeline.defs.metadata import unchanged_metadata, markdown_table
 from cti_pipeline.defs.partitions import partition_year, yearly_partitions
 from cti_pipeline.defs.resources import CtiConfig, WarehouseResource
 from cti_pipeline.outputs.feedback import (
@@ -23,22 +23,12 @@ from cti_pipeline.outputs.feedback import (
     summary_frames,
     write_feedback,
 )
-from cti_pipeline.outputs.fingerprint import (
-    forget_record,
-    inputs_fingerprint,
-    record_path,
-    unchanged_outputs,
-    write_record,
-    writer_version,
-)
+from cti_pipeline.unchanged import forget_record, inputs_fingerprint, record_path, unchanged_outputs, write_record
 from cti_pipeline.outputs.report import Report, build_report, read_report_inputs, render_markdown, report_paths, write_report
 
 MART = dg.AssetKey(["marts", "pncti_indicadores"])
 RAW_DECLARACIONES = dg.AssetKey(["raw", "declaraciones"])
 QUARANTINE_DECLARACIONES = dg.AssetKey(["quarantine", "declaraciones"])
-# The code and libraries that turn the inputs into files: a change in any of them rewrites the files.
-REPORT_WRITER = (("cti_pipeline.outputs", "cti_pipeline.outputs.report"), ("matplotlib", "python-docx"))
-FEEDBACK_WRITER = (("cti_pipeline.outputs.xlsx", "cti_pipeline.outputs.feedback"), ())
 UNCHANGED_NOTE = "sin cambios, no se reescribió: las entradas del almacén, el año y el código son los de la última escritura"
 
 
@@ -66,24 +56,22 @@ def cumplimiento_pncti(context: dg.AssetExecutionContext, cti: CtiConfig, wareho
     anio = partition_year(context)
     with warehouse.get_connection() as conn:
         indicadores, quarantine = read_report_inputs(conn, anio)
-    catalog = load_catalog("pncti_indicadores", cti.reference_override_dir, required=False)
+    catalog = load_catalog("pncti_indicadores", cti.paths.reference_override_dir, required=False)
     report = build_report(indicadores, anio, quarantine, catalog)
     for warning in report.warnings:
         context.log.warning(f"compliance report {anio}: {warning}")
-    huella = inputs_fingerprint(
-        {"indicadores": indicadores, "cuarentena": quarantine, "catalogo": catalog}, writer_version(*REPORT_WRITER), anio=anio
-    )
-    record = record_path(cti.exports_dir, f"cumplimiento_pncti_{anio}")
-    kept = kept_report(record, huella, report, cti.exports_dir)
+    huella = inputs_fingerprint({"indicadores": indicadores, "cuarentena": quarantine, "catalogo": catalog}, anio=anio)
+    record = record_path(cti.paths.exports_dir, f"cumplimiento_pncti_{anio}")
+    kept = kept_report(record, huella, report, cti.paths.exports_dir)
     if kept is not None:
         context.log.info(f"compliance report {anio}: inputs unchanged (fingerprint {huella}), files kept")
         charts, markdown = kept
     else:
         forget_record(record)
-        written = write_report(report, cti.exports_dir)
+        written = write_report(report, cti.paths.exports_dir)
         write_record(record, huella, [written.docx, written.html], {"graficos": len(written.charts), "miniatura": png_text(written.thumbnail)})
         charts, markdown = len(written.charts), written.markdown
-    docx, html = report_paths(cti.exports_dir, anio)
+    docx, html = report_paths(cti.paths.exports_dir, anio)
     in_mart = set(indicadores["indicador"]) if not indicadores.empty else set()
     missing = sorted(set(catalog["codigo"]) - in_mart) if not catalog.empty else []
     lines = report.indicators
@@ -105,7 +93,7 @@ def cumplimiento_pncti(context: dg.AssetExecutionContext, cti: CtiConfig, wareho
             "no_coinciden_con_publicado": dg.MetadataValue.int(len(report.reconciliation)),
             "graficos": dg.MetadataValue.int(charts),
             "reporte": dg.MetadataValue.md(markdown),
-            **fingerprint_metadata(kept is not None, huella, UNCHANGED_NOTE),
+            **unchanged_metadata(kept is not None, huella, UNCHANGED_NOTE),
         }
     )
 
@@ -148,18 +136,16 @@ def observaciones_entidades(context: dg.AssetExecutionContext, cti: CtiConfig, w
     with warehouse.get_connection() as conn:
         rows, files, file_rucs = read_feedback_inputs(conn, anio)
     entities = group_feedback(rows, files, file_rucs)
-    folder = cti.exports_dir / "observaciones" / str(anio)
-    huella = inputs_fingerprint(
-        {"filas": rows, "archivos": files, "rucs_de_archivos": file_rucs}, writer_version(*FEEDBACK_WRITER), anio=anio
-    )
-    record = record_path(cti.exports_dir, f"observaciones_entidades_{anio}")
+    folder = cti.paths.exports_dir / "observaciones" / str(anio)
+    huella = inputs_fingerprint({"filas": rows, "archivos": files, "rucs_de_archivos": file_rucs}, anio=anio)
+    record = record_path(cti.paths.exports_dir, f"observaciones_entidades_{anio}")
     unchanged = unchanged_outputs(record, huella, feedback_files(folder, entities), owned_folder=folder) is not None
     if unchanged:
         context.log.info(f"feedback workbooks {anio}: inputs unchanged (fingerprint {huella}), workbooks kept")
         summary = summary_frames(entities)
     else:
         forget_record(record)
-        result = write_feedback(entities, anio, cti.exports_dir / "observaciones")
+        result = write_feedback(entities, anio, cti.paths.exports_dir / "observaciones")
         write_record(record, huella, result.files)
         summary = result.summary
     per_entity = summary["por_entidad"].assign(libro=lambda f: f["libro"].map(mask_natural_person))
@@ -189,7 +175,7 @@ def observaciones_entidades(context: dg.AssetExecutionContext, cti: CtiConfig, w
                 markdown_table(per_entity[["libro", "filas_en_cuarentena", "reglas_incumplidas", "archivos_rechazados"]], max_rows=30)
             ),
             "por_regla": dg.MetadataValue.md(markdown_table(summary["por_regla"], max_rows=30)),
-            **fingerprint_metadata(unchanged, huella, UNCHANGED_NOTE),
+            **unchanged_metadata(unchanged, huella, UNCHANGED_NOTE),
         }
     )
 

@@ -11,37 +11,22 @@ import dagster as dg
 import duckdb
 from dagster_duckdb import DuckDBResource
 
-from cti_pipeline.settings import DEVELOPMENT_PII_SALT, Settings
+from cti_pipeline.settings import DEVELOPMENT_PII_SALT, DataPaths, Settings
 
 log = logging.getLogger(__name__)
 
 
 class CtiConfig(dg.ConfigurableResource):
-    """Where the landing zone, reference overrides and exports live, and the salt for personal ids."""
+    """Where the data folder is (landing zone, reference overrides, exports) and the salt for personal ids.
+    Assets, sensors and schedules all take it; its paths are `settings.DataPaths`."""
 
     data_dir: str
     pii_salt: str = DEVELOPMENT_PII_SALT
     publish_url: str | None = None
 
     @property
-    def landing_dir(self) -> Path:
-        return Path(self.data_dir) / "landing"
-
-    @property
-    def reference_override_dir(self) -> Path:
-        return Path(self.data_dir) / "reference"
-
-    @property
-    def exports_dir(self) -> Path:
-        return Path(self.data_dir) / "exports"
-
-    @property
-    def bi_copy(self) -> Path:
-        return Path(self.data_dir) / "warehouse" / "bi.duckdb"
-
-    def read_cache_dir(self, origen: str, anio: int) -> Path:
-        """Where the files of one source and year, as last read, are kept (domain/read_cache.py)."""
-        return Path(self.data_dir) / ".cache" / "lecturas" / origen / str(anio)
+    def paths(self) -> DataPaths:
+        return DataPaths(Path(self.data_dir))
 
 
 class WarehouseResource(DuckDBResource):

@@ -1,22 +1,24 @@
-"""The Declaración Anual of one year: supersession, validation, staging with `monto_usd`."""
+"""The Declaración Anual of one year: read, re-submissions superseded, validated, staged with `monto_usd`."""
 
 from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from cti_pipeline.contracts.columns import prepare_frame, typed_frame
-from cti_pipeline.contracts.declaracion import DATAFRAME_RULE_COLUMNS, DECLARACION, allowed_values, declaracion_model
+from cti_pipeline.contracts.declaracion import DECLARACION, declaracion_validation
 from cti_pipeline.contracts.reference import DeclarationCatalogs
-from cti_pipeline.domain.ingest import long_extra_failures, model_failures, quarantine_rows, rejected_files_frame, row_states
-from cti_pipeline.domain.read_cache import ReadCache
-from cti_pipeline.domain.reading import EXTRA_COLUMN, LONG_EXTRA_COLUMN, MTIME_COLUMN, read_source_files
+from cti_pipeline.contracts.schema import is_valid_ruc
+from cti_pipeline.domain.ledger import files_frame, new_contents, seen_order
+from cti_pipeline.domain.ingest import failures_of, latest_per_group, now, quarantine_rows, rejected_files_frame, row_states
 from cti_pipeline.landing.discovery import discover_files
-from cti_pipeline.landing.readers import ROW_COLUMN
+from cti_pipeline.landing.folder_reader import EXTRA_COLUMN, ROW_COLUMN, SEMICOLON_COLUMN, read_folder
+from cti_pipeline.landing.read_cache import ReadCache
 from cti_pipeline.memory import collect_only_when_asked, peak_memory_mb, release_freed_memory
 
 
@@ -28,11 +30,13 @@ class IngestResult:
     staged: pd.DataFrame
     quarantined: pd.DataFrame
     rejected_files: pd.DataFrame
+    files: pd.DataFrame  # one row per file found (meta.archivos without its counts)
+    contents: pd.DataFrame  # meta.contenidos rows: contents seen for the first time
     warnings: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)  # seconds per phase (discover, read, ...)
     peak_mb: dict[str, int] = field(default_factory=dict)  # peak resident memory at the end of each phase
     files_from_cache: int = 0  # files loaded from the read cache, unchanged since they were last read
-    files_by_helper: int = 0  # files read by the helper process
+    files_by_worker: int = 0  # files read by the worker process
     # Files rejected for a failure that may not recur (disk, memory): the year must be read again next run.
     transient_rejections: int = 0
 
@@ -44,104 +48,93 @@ class IngestResult:
         self.raw = pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in raw.dtypes.items()})
         return raw
 
-    def file_counts(self) -> pd.DataFrame:
-        """Per file: rows read, staged, quarantined, superseded (the "nothing lost" identity)."""
-        if self.raw.empty:
-            return pd.DataFrame(columns=["archivo", "leidas", "staged", "quarantined", "superseded"])
-        counts = pd.crosstab(self.raw["archivo"], self.raw["estado_fila"])
-        for state in ("staged", "quarantined", "superseded"):
-            if state not in counts:
-                counts[state] = 0
-        counts["leidas"] = counts[["staged", "quarantined", "superseded"]].sum(axis=1)
-        return counts.reset_index()[["archivo", "leidas", "staged", "quarantined", "superseded"]]
-
-
-def supersession(prepared: pd.DataFrame, mtime_ns: pd.Series) -> tuple[pd.Series, pd.Series, dict[str, str]]:
-    """For each RUC, the latest-modified file that declares it counts.
-
-    Returns (superseded mask, ambiguous mask, RUC → names of the files tied at the latest time).
-    """
-    declared = pd.DataFrame({"ruc": prepared["ruc_entidad"], "archivo": prepared["archivo"], "mtime": mtime_ns})
-    declared = declared[declared["ruc"].notna()]
-    latest = declared.groupby("ruc")["mtime"].transform("max")
-    superseded = (declared["mtime"] < latest).reindex(prepared.index, fill_value=False)
-    at_latest = declared[declared["mtime"] == latest]
-    files_at_latest = at_latest.drop_duplicates(["ruc", "archivo"]).groupby("ruc")["archivo"].agg(sorted)
-    tied = files_at_latest[files_at_latest.map(len) > 1]
-    ambiguous = (declared["ruc"].isin(tied.index) & (declared["mtime"] == latest)).reindex(prepared.index, fill_value=False)
-    return superseded, ambiguous, {ruc: ", ".join(names) for ruc, names in tied.items()}
-
 
 @collect_only_when_asked()
 def process_declaraciones(
     year_dir: Path,
     anio: int,
     catalogs: DeclarationCatalogs,
-    detected_at: dt.datetime | None = None,
     cache: ReadCache | None = None,
+    first_seen: Mapping[str, int] | None = None,
+    detected_at: dt.datetime | None = None,
 ) -> IngestResult:
-    """One year's files to raw, staged and quarantined rows. With a `cache`, files read before and
-    unchanged since are loaded from it (`domain.read_cache`)."""
-    detected_at = detected_at or dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    """One year's files to raw, staged and quarantined rows.
+
+    For one RUC, the rows of the file seen latest count (`first_seen`: content sha256 → when the
+    pipeline first saw that content, so copies and `touch` do not reorder re-submissions; content never
+    seen before counts from its modification time). With a `cache`, files read before and unchanged
+    since are loaded from it.
+    """
+    detected_at = detected_at or now()
     lap = Laps()
     discovery = discover_files(year_dir)
     lap("discover")
-    batch = read_source_files(discovery.files, DECLARACION, cache)
+    batch = read_folder(discovery.files, DECLARACION, cache)
     rows = batch.rows
     release_freed_memory()
     lap("read")
-    prepared = prepare_frame(DECLARACION, rows)
+    prepared = prepare_frame(DECLARACION, rows, rows["archivo"], rows[SEMICOLON_COLUMN])
     prepared["archivo"] = rows["archivo"]
-
-    superseded, ambiguous, tied_files = supersession(prepared, rows[MTIME_COLUMN])
-    # Superseded rows are not validated. The model runs on every prepared row (no copy of the frame,
-    # which at a million rows costs more memory than anything else) and their failures are dropped:
-    # its checks are row-wise, and the one across rows (clave_duplicada) groups by file and RUC, which
-    # are either superseded or active together (supersession is per RUC and file).
-    model = model_failures(declaracion_model(catalogs, anio), prepared, DATAFRAME_RULE_COLUMNS)
-    failures = pd.concat(
-        [
-            model[~superseded.to_numpy()[model["index"].to_numpy()]] if superseded.any() else model,
-            long_extra_failures(rows.loc[~superseded, [LONG_EXTRA_COLUMN]]),
-            pd.DataFrame({"index": prepared.index[ambiguous & ~superseded], "columna": "ruc_entidad", "regla": "reenvio_ambiguo"}),
-        ],
-        ignore_index=True,
+    order = seen_order(batch, first_seen or {})
+    superseded, tied = latest_per_group(rows["archivo"].map(order), rows["archivo"], prepared[["ruc_entidad"]])
+    ambiguous = tied.notna() & ~superseded
+    validation = declaracion_validation(catalogs, anio)
+    failures = failures_of(
+        validation,
+        prepared,
+        batch.problems,
+        active=~superseded,
+        extra=[pd.DataFrame({"index": prepared.index[ambiguous], "columna": "ruc_entidad", "regla": "reenvio_ambiguo"})],
     )
     lap("validate")
 
     def context(rule: str, column: str, row: pd.Series) -> dict[str, object]:
         if rule in ("valor_no_permitido", "area_desconocida"):
-            return {"permitidos": allowed_values(column, catalogs)}
+            return {"permitidos": validation.allowed_values(column)}
         if rule == "clave_duplicada":
             return {"clave": f"ruc_entidad={row['ruc_entidad']}, codigo_intervencion={row['codigo_intervencion']}"}
         if rule == "reenvio_ambiguo":
-            return {"archivos": tied_files.get(prepared.at[row.name, "ruc_entidad"], "")}
-        if rule in ("fecha_fin_anterior", "fuera_del_anio"):
-            return {"valor": f"{row['fecha_inicio']} al {row['fecha_fin']}" if rule == "fuera_del_anio" else row["fecha_fin"]}
+            return {"archivos": tied.at[row.name]}
+        if rule == "fuera_del_anio":
+            return {"valor": f"{row['fecha_inicio']} al {row['fecha_fin']}"}
+        if rule == "fecha_fin_anterior":
+            return {"valor": row["fecha_fin"]}
         return {}
 
     quarantined = quarantine_rows(DECLARACION.origen, anio, rows, failures, context)
-    del model
     release_freed_memory()  # validation's garbage, before staging allocates the typed copy
     lap("quarantine")
-    states = row_states(rows.index, superseded, pd.Index(failures["index"].unique()))
+    states = row_states(rows.index, superseded, failures)
     staged_index = states.index[states == "staged"]
+    rejected = discovery.rejected + batch.rejected
+    files = files_frame(DECLARACION.origen, anio, discovery, batch, main_ruc(prepared))  # before staging consumes `prepared`
     result = IngestResult(
         raw=raw_frame(rows, anio, states),
         staged=staged_frame(prepared, staged_index, rows.loc[staged_index, ["archivo", ROW_COLUMN]], catalogs),
         quarantined=quarantined,
-        rejected_files=rejected_files_frame(DECLARACION.origen, anio, discovery.rejected + batch.rejected, detected_at),
+        rejected_files=rejected_files_frame(DECLARACION.origen, anio, rejected, detected_at),
+        files=files,
+        contents=new_contents(DECLARACION.origen, batch, first_seen or {}),
         warnings=discovery.warnings + batch.warnings,
         files_from_cache=batch.read_from_cache,
-        files_by_helper=batch.read_by_helper,
-        transient_rejections=sum(r.transient for r in discovery.rejected + batch.rejected),
+        files_by_worker=batch.read_by_worker,
+        transient_rejections=sum(r.transient for r in rejected),
     )
     del prepared, rows, batch
     release_freed_memory()  # before the caller's warehouse write needs memory of its own
     lap("stage")
-    result.timings = lap.seconds
-    result.peak_mb = lap.peak_mb
+    result.timings, result.peak_mb = lap.seconds, lap.peak_mb
     return result
+
+
+def main_ruc(prepared: pd.DataFrame) -> dict[str, str]:
+    """Per file, the valid RUC most of its rows carry (the entity that sent it)."""
+    rucs = prepared[["archivo", "ruc_entidad"]].dropna()
+    rucs = rucs[is_valid_ruc(rucs["ruc_entidad"]).to_numpy(dtype=bool)] if not rucs.empty else rucs
+    if rucs.empty:
+        return {}
+    counts = rucs.value_counts().reset_index(name="n").sort_values(["archivo", "n", "ruc_entidad"], ascending=[True, False, True])
+    return dict(counts.drop_duplicates("archivo")[["archivo", "ruc_entidad"]].itertuples(index=False, name=None))
 
 
 class Laps:
@@ -157,10 +150,10 @@ class Laps:
         self._last = time.perf_counter()
 
     def __call__(self, phase: str) -> None:
-        now = time.perf_counter()
-        self.seconds[phase] = round(self.seconds.get(phase, 0.0) + now - self._last, 4)
+        current = time.perf_counter()
+        self.seconds[phase] = round(self.seconds.get(phase, 0.0) + current - self._last, 4)
         self.peak_mb[phase] = peak_memory_mb()
-        self._last = now
+        self._last = current
 
 
 def raw_frame(rows: pd.DataFrame, anio: int, states: pd.Series) -> pd.DataFrame:

@@ -27,11 +27,13 @@ from cti_pipeline.contracts.gpedc import (
     VALIDACIONES,
     Roster,
 )
-from cti_pipeline.domain.ingest import long_extra_failures, model_failures, quarantine_rows, rejected_files_frame, row_states
+import pandera.pandas as pa
+
+from cti_pipeline.domain.ingest import quarantine_rows, rejected_files_frame, row_states
 from cti_pipeline.domain.indicators import round_half_up
-from cti_pipeline.domain.reading import MTIME_COLUMN, FileBatch, read_source_files
 from cti_pipeline.landing.discovery import FileRejection, LandedFile, discover_files
-from cti_pipeline.landing.readers import ROW_COLUMN, UnreadableFile, workbook_sheet_names
+from cti_pipeline.landing.file_reader import UnreadableFile, workbook_sheet_names
+from cti_pipeline.landing.folder_reader import MTIME_COLUMN, ROW_COLUMN, SEMICOLON_COLUMN, FileBatch, read_folder
 
 ROSTER_STEM = "puntos_focales"
 VALIDATIONS_STEM = "validaciones"
@@ -76,22 +78,24 @@ class _Sheet:
     spec: SourceSpec
     rows: pd.DataFrame
     prepared: pd.DataFrame
+    problems: pd.DataFrame
 
 
 def _read(files: list[LandedFile], spec: SourceSpec, rejected: dict[str, list[str]], warnings: list[str]) -> _Sheet:
-    batch: FileBatch = read_source_files(files, spec)
+    batch: FileBatch = read_folder(files, spec)
     for rejection in batch.rejected:
         rejected.setdefault(rejection.archivo, []).append(rejection.motivo)
     # No cell of a GPEDC file is kept in a raw table (the roster's extra columns hold contact details).
     warnings.extend(w.replace("kept in raw and ignored downstream", "ignored and not stored") for w in batch.warnings)
     rows = batch.rows
     rows["hoja"] = rows["hoja"].astype("object")
-    return _Sheet(spec, rows, contract.prepare(spec, rows))
+    return _Sheet(spec, rows, contract.prepare(spec, rows, rows["archivo"], rows[SEMICOLON_COLUMN]), batch.problems)
 
 
 def _drop_files(sheet: _Sheet, names: set[str]) -> _Sheet:
     keep = ~sheet.rows["archivo"].isin(names)
-    return _Sheet(sheet.spec, sheet.rows[keep], sheet.prepared[keep])
+    kept = sheet.problems[sheet.problems["index"].isin(sheet.rows.index[keep])]
+    return _Sheet(sheet.spec, sheet.rows[keep], sheet.prepared[keep], kept)
 
 
 def _classify(files: list[LandedFile]) -> tuple[list[LandedFile], list[LandedFile], list[LandedFile], list[FileRejection]]:
@@ -190,11 +194,27 @@ def _rule_columns(spec: SourceSpec) -> dict[str, str]:
     return columns
 
 
+def model_failures(model: type[pa.DataFrameModel], prepared: pd.DataFrame, dataframe_rule_columns: dict[str, str]) -> pd.DataFrame:
+    """Run the pandera model lazily; one row per (row index, column, rule) that failed."""
+    try:
+        model.validate(prepared, lazy=True)
+    except pa.errors.SchemaErrors as errors:
+        cases = errors.failure_cases
+    else:
+        return pd.DataFrame({"index": pd.Series(dtype="int64"), "columna": pd.Series(dtype="str"), "regla": pd.Series(dtype="str")})
+    cases = cases[cases["index"].notna()]
+    rule = cases["check"].astype("str").where(cases["check"] != "not_nullable", "obligatorio")
+    is_frame_rule = cases["schema_context"] == "DataFrameSchema"
+    column = cases["column"].astype("str").where(~is_frame_rule, rule.map(dataframe_rule_columns))
+    failures = pd.DataFrame({"index": cases["index"].astype("int64"), "columna": column, "regla": rule})
+    return failures.drop_duplicates().reset_index(drop=True)
+
+
 def _failures(sheet: _Sheet, active: pd.Series, roster: Roster | None, section_codes: tuple[str, ...]) -> pd.DataFrame:
     prepared = sheet.prepared[active]
     found = [model_failures(_model(sheet.spec, roster, section_codes), prepared, _rule_columns(sheet.spec))]
-    if sheet.spec is not PUNTOS_FOCALES:  # the roster's extra columns are contact details: never judged, never quoted
-        found.append(long_extra_failures(sheet.rows[active]))
+    if sheet.spec is not PUNTOS_FOCALES and not sheet.problems.empty:  # the roster's extra columns are contact details
+        found.append(sheet.problems[sheet.problems["index"].isin(sheet.rows.index[active])])
     failures = pd.concat(found, ignore_index=True)
     if sheet.spec is INTERVENCIONES:  # one failure per part that exceeds its total, on that part's column
         parts = failures["regla"] == "parte_mayor_que_total"
@@ -268,7 +288,7 @@ class _Outcome:
 
 def _process(sheet: _Sheet, superseded: pd.Series, roster: Roster | None, section_codes: tuple[str, ...]) -> _Outcome:
     failures = _failures(sheet, ~superseded, roster, section_codes)
-    states = row_states(sheet.rows.index, superseded, pd.Index(failures["index"].unique()))
+    states = row_states(sheet.rows.index, superseded, failures)
     filas = pd.DataFrame(
         {
             "origen": sheet.spec.origen,

@@ -1,77 +1,68 @@
-"""Source-independent steps of ingestion after reading: validate rows, build quarantine and states.
+"""What every source does after reading: validate rows, build the quarantine, give each row its state.
 
 No Dagster here. Every function takes and returns plain values or DataFrames. Reading a folder's
-files into one frame of text is `domain.reading`.
+files into one frame of text is `landing.folder_reader`; the checks are `contracts.schema`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import pandas as pd
-import pandera.pandas as pa
 
 from cti_pipeline.contracts.rules import message
-from cti_pipeline.domain.reading import EXTRA_COLUMN, LONG_EXTRA_COLUMN
+from cti_pipeline.contracts.schema import Validation, empty_failures
 from cti_pipeline.landing.discovery import FileRejection
-from cti_pipeline.landing.readers import ROW_COLUMN
+from cti_pipeline.landing.file_reader import FORMULA_WITHOUT_VALUE
+from cti_pipeline.landing.folder_reader import EXTRA_COLUMN, ROW_COLUMN
 
 QUARANTINE_COLUMNS = ["origen", "anio", "archivo", "hoja", "fila", "columna", "regla", "valor", "mensaje"]
 REJECTED_FILE_COLUMNS = ["origen", "anio", "archivo", "motivo", "detectado_en"]
 
-
-# --- validation ---------------------------------------------------------------------------------
-
-FAILURE_COLUMNS = ["index", "columna", "regla"]
+MessageContext = Callable[[str, str, pd.Series], dict[str, object]]
 
 
-def model_failures(
-    model: type[pa.DataFrameModel], prepared: pd.DataFrame, dataframe_rule_columns: dict[str, str]
+def failures_of(
+    validation: Validation,
+    prepared: pd.DataFrame,
+    problems: pd.DataFrame,
+    active: pd.Series | None = None,
+    extra: Sequence[pd.DataFrame] = (),
 ) -> pd.DataFrame:
-    """Run the pandera model lazily; one row per (row index, column, rule) that failed."""
-    try:
-        model.validate(prepared, lazy=True)
-    except pa.errors.SchemaErrors as errors:
-        cases = errors.failure_cases
-    else:
-        return pd.DataFrame({"index": pd.Series(dtype="int64"), "columna": pd.Series(dtype="str"), "regla": pd.Series(dtype="str")})
-    cases = cases[cases["index"].notna()]
-    rule = cases["check"].astype("str").where(cases["check"] != "not_nullable", "obligatorio")
-    is_frame_rule = cases["schema_context"] == "DataFrameSchema"
-    column = cases["column"].astype("str").where(~is_frame_rule, rule.map(dataframe_rule_columns))
-    failures = pd.DataFrame({"index": cases["index"].astype("int64"), "columna": column, "regla": rule})
-    return failures.drop_duplicates().reset_index(drop=True)
+    """Every broken rule of the `active` rows (default: all): the schema's, the cells found wrong while
+    reading (`problems`) and `extra` ones (index, columna, regla). The schema runs on every prepared row
+    (no copy of a million-row frame) and the failures of inactive rows are dropped: its row checks
+    look at one row, and its key check groups rows that are active or inactive together.
+
+    A formula saved without its value is reported as such, not also as the empty cell it reads as.
+    """
+    found = pd.concat([validation.failures(prepared), problems, *extra], ignore_index=True)
+    if active is not None and not active.all():
+        found = found[active.to_numpy()[found["index"].to_numpy()]]
+    formulas = found.loc[found["regla"] == FORMULA_WITHOUT_VALUE, ["index", "columna"]]
+    if not formulas.empty:
+        cell = pd.MultiIndex.from_frame(found[["index", "columna"]])
+        shadowed = cell.isin(pd.MultiIndex.from_frame(formulas)) & (found["regla"] != FORMULA_WITHOUT_VALUE).to_numpy()
+        found = found[~shadowed]
+    return found.drop_duplicates().reset_index(drop=True) if not found.empty else empty_failures()
 
 
-def long_extra_failures(rows: pd.DataFrame) -> pd.DataFrame:
-    flagged = rows[LONG_EXTRA_COLUMN].dropna()
-    return pd.DataFrame({"index": flagged.index.astype("int64"), "columna": flagged.values, "regla": "celda_demasiado_larga"})
-
-
-def quarantine_rows(
-    origen: str,
-    anio: int,
-    rows: pd.DataFrame,
-    failures: pd.DataFrame,
-    message_context: Callable[[str, str, pd.Series], dict[str, object]] | None = None,
-) -> pd.DataFrame:
+def quarantine_rows(origen: str, anio: int, rows: pd.DataFrame, failures: pd.DataFrame, context: MessageContext | None = None) -> pd.DataFrame:
     """One quarantine row per failure, with the value as the entity wrote it and a Spanish message."""
     if failures.empty:
-        return pd.DataFrame({c: pd.Series(dtype="str") for c in QUARANTINE_COLUMNS}).astype({"anio": "int64", "fila": "int64"})
+        return empty_quarantine()
     failures = failures.sort_values(["index", "columna", "regla"], kind="stable")
     source = rows.loc[failures["index"]]
-    values = [
-        _raw_value(source_row, column)
-        for (_, source_row), column in zip(source.iterrows(), failures["columna"], strict=True)
-    ]
-    messages = []
-    for (_, source_row), column, rule, value in zip(source.iterrows(), failures["columna"], failures["regla"], values, strict=True):
-        context = {"columna": column, "valor": value, "anio": anio}
-        if message_context is not None:
-            context.update(message_context(rule, column, source_row))
-        messages.append(message(rule, **context))
+    values, messages = [], []
+    for (_, source_row), column, rule in zip(source.iterrows(), failures["columna"], failures["regla"], strict=True):
+        value = _raw_value(source_row, column)
+        fields = {"columna": column, "valor": value, "anio": anio}
+        if context is not None:
+            fields.update(context(rule, column, source_row))
+        values.append(value)
+        messages.append(message(rule, **fields))
     return pd.DataFrame(
         {
             "origen": origen,
@@ -85,6 +76,10 @@ def quarantine_rows(
             "mensaje": messages,
         }
     )
+
+
+def empty_quarantine() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype="str") for c in QUARANTINE_COLUMNS}).astype({"anio": "int64", "fila": "int64"})
 
 
 def _raw_value(row: pd.Series, column: str) -> str | None:
@@ -109,9 +104,38 @@ def rejected_files_frame(origen: str, anio: int, rejected: list[FileRejection], 
     )
 
 
-def row_states(index: pd.Index, superseded: pd.Series, quarantined_index: pd.Index) -> pd.Series:
+def row_states(index: pd.Index, superseded: pd.Series | None, failures: pd.DataFrame) -> pd.Series:
     """`estado_fila` of every row read: superseded wins, then quarantined, else staged."""
     state = pd.Series("staged", index=index, dtype="str")
-    state[index.isin(quarantined_index)] = "quarantined"
-    state[superseded.reindex(index, fill_value=False).to_numpy()] = "superseded"
+    state[index.isin(pd.Index(failures["index"].unique()))] = "quarantined"
+    if superseded is not None:
+        state[superseded.reindex(index, fill_value=False).to_numpy(dtype=bool)] = "superseded"
     return state
+
+
+def now() -> dt.datetime:
+    """A naive UTC timestamp, as the warehouse stores them."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def latest_per_group(order: pd.Series, files: pd.Series, groups: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """For rows grouped by `groups` (rows with a missing group value take no part), the rows of the latest
+    `order` (when the file was first seen) count.
+
+    Returns `superseded` (an earlier row of its group) and `tied`: per row at its group's latest order
+    that more than one file reaches, the names of those files (which of them counts cannot be told);
+    missing elsewhere.
+    """
+    superseded = pd.Series(False, index=order.index, dtype=bool)
+    tied = pd.Series(pd.NA, index=order.index, dtype="str")
+    complete = groups.notna().all(axis=1).to_numpy()
+    if not complete.any():
+        return superseded, tied
+    keys = [groups.loc[complete, c] for c in groups.columns]
+    latest = order[complete].groupby(keys).transform("max")
+    superseded[complete] = (order[complete] < latest).to_numpy()
+    at_latest = complete & ~superseded.to_numpy()
+    frame = groups[at_latest].assign(archivo=files[at_latest])
+    names = frame.groupby(list(groups.columns))["archivo"].transform(lambda s: ", ".join(sorted(set(s))) if s.nunique() > 1 else None)
+    tied[at_latest] = names.astype("str").to_numpy()
+    return superseded, tied

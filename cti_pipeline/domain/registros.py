@@ -15,34 +15,18 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import duckdb
 import pandas as pd
 
 from cti_pipeline.contracts.columns import prepare_frame, typed_frame
-from cti_pipeline.contracts.registros import (
-    KINDS,
-    PERSONAL_COLUMNS,
-    REGISTROS,
-    allowed_values,
-    dataframe_rule_columns,
-    key_frame,
-    kind_of_file,
-    registro_model,
-    unknown_kind_reason,
-)
-from cti_pipeline.domain.ingest import (
-    QUARANTINE_COLUMNS,
-    long_extra_failures,
-    model_failures,
-    quarantine_rows,
-    rejected_files_frame,
-    row_states,
-)
-from cti_pipeline.domain.reading import EXTRA_COLUMN, read_source_files
-from cti_pipeline.landing.discovery import FileRejection, LandedFile, discover_files
-from cti_pipeline.landing.readers import ROW_COLUMN
-from cti_pipeline.warehouse import qualified, table_exists
+from cti_pipeline.contracts.registros import KINDS, PERSONAL_COLUMNS, REGISTROS, kind_of_file, registro_validation, unknown_kind_reason
+from cti_pipeline.contracts.schema import key_frame
+from cti_pipeline.domain.ingest import empty_quarantine, failures_of, now, quarantine_rows, rejected_files_frame, row_states
+from cti_pipeline.domain.ledger import files_frame
+from cti_pipeline.landing.discovery import Discovery, FileRejection, LandedFile, discover_files
+from cti_pipeline.landing.folder_reader import EXTRA_COLUMN, ROW_COLUMN, SEMICOLON_COLUMN, FileBatch, read_folder
+from cti_pipeline.landing.read_cache import ReadCache
 
+ORIGEN = "registros"  # the source, in meta.huellas and meta.archivos
 ORIGEN_DESCONOCIDO = "registros"  # quarantine origen of a file whose kind is unknown
 KIND_COLUMN = "tipo_registro"
 RAW_VALUE_COLUMNS: tuple[str, ...] = tuple(
@@ -91,21 +75,10 @@ class RegistrosResult:
     staged: dict[str, pd.DataFrame]
     quarantined: pd.DataFrame
     rejected_files: pd.DataFrame
+    files: pd.DataFrame  # one row per file found (meta.archivos without its counts)
     warnings: list[str] = field(default_factory=list)
     # Files rejected for a failure that may not recur (disk, memory): the year must be read again next run.
     transient_rejections: int = 0
-
-    def file_counts(self) -> pd.DataFrame:
-        """Per file: kind, rows read, staged, quarantined (the "nothing lost" identity)."""
-        columns = [KIND_COLUMN, "archivo", "leidas", "staged", "quarantined", "superseded"]
-        if self.raw.empty:
-            return pd.DataFrame(columns=columns)
-        counts = pd.crosstab([self.raw[KIND_COLUMN], self.raw["archivo"]], self.raw["estado_fila"])
-        for state in ("staged", "quarantined", "superseded"):
-            if state not in counts:
-                counts[state] = 0
-        counts["leidas"] = counts[["staged", "quarantined", "superseded"]].sum(axis=1)
-        return counts.reset_index()[columns]
 
     def quarantined_by_kind(self, kind: str) -> pd.DataFrame:
         return self.quarantined[self.quarantined["origen"] == kind]
@@ -114,22 +87,13 @@ class RegistrosResult:
         return self.rejected_files[self.rejected_files["origen"] == origen]
 
 
-@dataclass
-class KindResult:
-    raw: pd.DataFrame
-    staged: pd.DataFrame
-    quarantined: pd.DataFrame
-    rejected: list[FileRejection]
-    warnings: list[str]
-
-
 def split_by_kind(files: list[LandedFile]) -> tuple[dict[str, list[LandedFile]], list[FileRejection]]:
     by_kind: dict[str, list[LandedFile]] = defaultdict(list)
     unknown: list[FileRejection] = []
     for file in files:
         kind = kind_of_file(file.name)
         if kind is None:
-            unknown.append(FileRejection(file.name, unknown_kind_reason(file.name)))
+            unknown.append(FileRejection(file.name, unknown_kind_reason(file.name), size=file.size, mtime_ns=file.mtime_ns))
         else:
             by_kind[kind].append(file)
     return by_kind, unknown
@@ -140,62 +104,67 @@ def process_registros(
     anio: int,
     salt: str,
     iso3_codes: frozenset[str],
+    cache_dir: Path | None = None,
     detected_at: dt.datetime | None = None,
 ) -> RegistrosResult:
-    """Read, validate and split every registros file of one year folder."""
-    detected_at = detected_at or dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    """Read, validate and split every registros file of one year folder (each kind's reads cached in
+    `cache_dir/<kind>/` when given)."""
+    detected_at = detected_at or now()
     discovery = discover_files(year_dir)
     by_kind, unknown = split_by_kind(discovery.files)
-
-    raw_parts: list[pd.DataFrame] = []
-    staged: dict[str, pd.DataFrame] = {}
-    quarantined: list[pd.DataFrame] = []
-    rejected: list[pd.DataFrame] = [rejected_files_frame(ORIGEN_DESCONOCIDO, anio, unknown, detected_at)]
-    warnings = list(discovery.warnings)
     # files refused before parsing (format, size, links) belong to the kind their name names, if any
     early: dict[str, list[FileRejection]] = defaultdict(list)
     for rejection in discovery.rejected:
         early[kind_of_file(rejection.archivo) or ORIGEN_DESCONOCIDO].append(rejection)
-    rejected.append(rejected_files_frame(ORIGEN_DESCONOCIDO, anio, early.pop(ORIGEN_DESCONOCIDO, []), detected_at))
+    early[ORIGEN_DESCONOCIDO] += unknown
 
+    raw, staged, quarantined, rejected, files = [], {}, [], [], []
+    warnings = list(discovery.warnings)
     transient = sum(r.transient for r in discovery.rejected)
     for kind in KINDS:
-        result = process_kind(kind, by_kind.get(kind, []), anio, salt, iso3_codes)
-        transient += sum(r.transient for r in result.rejected)
-        raw_parts.append(result.raw)
-        staged[kind] = result.staged
-        quarantined.append(result.quarantined)
-        rejected.append(rejected_files_frame(kind, anio, early.get(kind, []) + result.rejected, detected_at))
-        warnings.extend(result.warnings)
-
-    raw = pd.concat([p for p in raw_parts if not p.empty], ignore_index=True) if any(not p.empty for p in raw_parts) else empty_raw()
-    quarantine = pd.concat([q for q in quarantined if not q.empty], ignore_index=True) if any(not q.empty for q in quarantined) else empty_quarantine()
-    rejected_frame = pd.concat([r for r in rejected if not r.empty], ignore_index=True) if any(not r.empty for r in rejected) else rejected[0]
-    return RegistrosResult(raw=raw, staged=staged, quarantined=quarantine, rejected_files=rejected_frame, warnings=warnings,
-                           transient_rejections=transient)
-
-
-def process_kind(
-    kind: str, files: list[LandedFile], anio: int, salt: str, iso3_codes: frozenset[str]
-) -> KindResult:
-    spec = REGISTROS[kind]
-    batch = read_source_files(files, spec)
-    rows = batch.rows
-    prepared = prepare_frame(spec, rows)
-    prepared["archivo"] = rows["archivo"]
-    model = registro_model(kind, anio, iso3_codes if kind == "proyectos_css" else frozenset())
-    failures = pd.concat(
-        [model_failures(model, prepared, dataframe_rule_columns(kind)), long_extra_failures(rows)], ignore_index=True
+        cache = ReadCache(cache_dir / kind) if cache_dir is not None else None
+        batch = read_folder(by_kind.get(kind, []), REGISTROS[kind], cache)
+        kind_raw, staged[kind], kind_quarantined = process_kind(kind, batch, anio, salt, iso3_codes)
+        raw.append(kind_raw)
+        quarantined.append(kind_quarantined)
+        rejected.append(rejected_files_frame(kind, anio, early.get(kind, []) + batch.rejected, detected_at))
+        files.append(files_frame(ORIGEN, anio, Discovery(rejected=early.get(kind, [])), batch))
+        warnings.extend(f"{kind}: {w}" for w in batch.warnings)
+        transient += sum(r.transient for r in batch.rejected)
+    rejected.append(rejected_files_frame(ORIGEN_DESCONOCIDO, anio, early[ORIGEN_DESCONOCIDO], detected_at))
+    files.append(files_frame(ORIGEN, anio, Discovery(rejected=early[ORIGEN_DESCONOCIDO]), FileBatch(pd.DataFrame(), pd.DataFrame())))
+    return RegistrosResult(
+        raw=_concat(raw, empty_raw()),
+        staged=staged,
+        quarantined=_concat(quarantined, empty_quarantine()),
+        rejected_files=_concat(rejected, rejected[-1]),
+        files=_concat(files, files[-1]).sort_values("archivo", kind="stable").reset_index(drop=True),
+        warnings=warnings,
+        transient_rejections=transient,
     )
+
+
+def _concat(frames: list[pd.DataFrame], empty: pd.DataFrame) -> pd.DataFrame:
+    frames = [frame for frame in frames if not frame.empty]
+    return pd.concat(frames, ignore_index=True) if frames else empty
+
+
+def process_kind(kind: str, batch: FileBatch, anio: int, salt: str, iso3_codes: frozenset[str]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(raw, staged, quarantined) rows of one kind's files."""
+    spec = REGISTROS[kind]
+    rows = batch.rows
+    prepared = prepare_frame(spec, rows, rows["archivo"], rows[SEMICOLON_COLUMN])
+    prepared["archivo"] = rows["archivo"]
+    validation = registro_validation(kind, anio, iso3_codes)
+    failures = failures_of(validation, prepared, batch.problems)
     key_files = _files_per_key(kind, prepared) if spec.key else {}
 
     def context(rule: str, column: str, row: pd.Series) -> dict[str, object]:
         if rule == "valor_no_permitido":
-            return {"permitidos": allowed_values(kind, column)}
+            return {"permitidos": validation.allowed_values(column)}
         if rule == "clave_duplicada":
             key = ", ".join(f"{name}={row[name]}" for name in spec.key)
-            files_with_key = key_files.get(row.name, "")
-            return {"clave": f"{key}; archivos: {files_with_key}"}
+            return {"clave": f"{key}; archivos: {key_files.get(row.name, '')}"}
         return {}
 
     shown = rows.copy()
@@ -203,22 +172,14 @@ def process_kind(
         if column in shown:
             shown[column] = mask_personal(shown[column])
     quarantined = quarantine_rows(kind, anio, shown, failures, context)
-    states = row_states(rows.index, pd.Series(False, index=rows.index), pd.Index(failures["index"].unique()))
+    states = row_states(rows.index, None, failures)
     staged_index = states.index[states == "staged"]
-    return KindResult(
-        raw=raw_frame(kind, rows, anio, states, salt),
-        staged=staged_frame(kind, prepared, staged_index, rows.loc[staged_index], salt),
-        quarantined=quarantined,
-        rejected=batch.rejected,
-        warnings=[f"{kind}: {w}" for w in batch.warnings],
-    )
+    return raw_frame(kind, rows, anio, states, salt), staged_frame(kind, prepared, staged_index, rows.loc[staged_index], salt), quarantined
 
 
 def _files_per_key(kind: str, prepared: pd.DataFrame) -> dict[object, str]:
     """Row index → the files (sorted, distinct) that hold the same normalised key."""
-    keys = key_frame(kind, prepared)
-    if keys.empty:
-        return {}
+    keys = key_frame(REGISTROS[kind], prepared)
     complete = keys.notna().all(axis=1)
     if not complete.any():
         return {}
@@ -269,54 +230,3 @@ def empty_raw() -> pd.DataFrame:
     columns = ["archivo", "hoja", "fila", "anio", "anio_fila", KIND_COLUMN, *RAW_VALUE_COLUMNS, "estado_fila", EXTRA_COLUMN]
     frame = pd.DataFrame({c: pd.Series(dtype="str") for c in columns})
     return frame.astype({"fila": "int64", "anio": "int64"})
-
-
-def empty_quarantine() -> pd.DataFrame:
-    frame = pd.DataFrame({c: pd.Series(dtype="str") for c in QUARANTINE_COLUMNS})
-    return frame.astype({"anio": "int64", "fila": "int64"})
-
-
-# --- quality queries (one per asset check) --------------------------------------------------------
-
-
-def unreconciled_files(conn: duckdb.DuckDBPyConnection, anio: int) -> pd.DataFrame:
-    """Files whose rows read ≠ staged + quarantined, counted from the warehouse tables themselves."""
-    columns = [KIND_COLUMN, "archivo", "leidas", "staged", "quarantined"]
-    if not table_exists(conn, "raw.registros"):
-        return pd.DataFrame(columns=columns)
-    staged_parts = [
-        f"SELECT '{kind}' AS {KIND_COLUMN}, archivo, count(*) AS n FROM {qualified('staging.' + kind)} WHERE anio = $anio GROUP BY archivo"
-        for kind in KINDS
-        if table_exists(conn, f"staging.{kind}")
-    ] or [f"SELECT NULL::VARCHAR AS {KIND_COLUMN}, NULL::VARCHAR AS archivo, 0 AS n WHERE false"]
-    quarantined = (
-        f"SELECT origen AS {KIND_COLUMN}, archivo, count(DISTINCT fila) AS n FROM quarantine.filas_rechazadas "
-        "WHERE anio = $anio GROUP BY origen, archivo"
-        if table_exists(conn, "quarantine.filas_rechazadas")
-        else f"SELECT NULL::VARCHAR AS {KIND_COLUMN}, NULL::VARCHAR AS archivo, 0 AS n WHERE false"
-    )
-    return conn.execute(
-        f"""
-        WITH raw AS (
-            SELECT {KIND_COLUMN}, archivo, count(*) AS leidas FROM raw.registros WHERE anio = $anio
-            GROUP BY {KIND_COLUMN}, archivo
-        ), staged AS ({' UNION ALL '.join(staged_parts)}), quarantined AS ({quarantined})
-        SELECT raw.{KIND_COLUMN}, raw.archivo, raw.leidas, coalesce(staged.n, 0) AS staged,
-               coalesce(quarantined.n, 0) AS quarantined
-        FROM raw LEFT JOIN staged USING ({KIND_COLUMN}, archivo) LEFT JOIN quarantined USING ({KIND_COLUMN}, archivo)
-        WHERE raw.leidas <> coalesce(staged.n, 0) + coalesce(quarantined.n, 0)
-        ORDER BY 1, 2
-        """,
-        {"anio": anio},
-    ).df()
-
-
-def clear_personal_ids(conn: duckdb.DuckDBPyConnection, anio: int) -> int:
-    """Rows of staging.capacitaciones whose participante_id is not a SHA-256 pseudonym (e.g. a DNI)."""
-    if not table_exists(conn, "staging.capacitaciones"):
-        return 0
-    return conn.execute(
-        "SELECT count(*) FROM staging.capacitaciones WHERE anio = ? AND participante_id IS NOT NULL "
-        "AND (regexp_full_match(participante_id, '\\d{8}') OR NOT regexp_full_match(participante_id, '[0-9a-f]{64}'))",
-        [anio],
-    ).fetchone()[0]

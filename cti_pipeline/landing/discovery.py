@@ -37,6 +37,8 @@ class FileRejection:
     archivo: str
     motivo: str
     transient: bool = field(default=False, compare=False)  # may not recur: read the file again next time
+    size: int | None = field(default=None, compare=False)
+    mtime_ns: int | None = field(default=None, compare=False)
 
 
 @dataclass
@@ -101,9 +103,10 @@ def discover_files(year_dir: Path) -> Discovery:
             continue
         stat = entry.stat(follow_symlinks=False)
         suffix = Path(name).suffix.lower()
+        identity = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
         if suffix not in ACCEPTED_SUFFIXES:
             found.rejected.append(
-                FileRejection(name, f"Formato no admitido ({suffix or 'sin extensión'}). Envíe el archivo como .xlsx o .csv.")
+                FileRejection(name, f"Formato no admitido ({suffix or 'sin extensión'}). Envíe el archivo como .xlsx o .csv.", **identity)
             )
         elif stat.st_size > MAX_FILE_BYTES:
             found.rejected.append(
@@ -111,10 +114,11 @@ def discover_files(year_dir: Path) -> Discovery:
                     name,
                     f"El archivo pesa {stat.st_size / 1_048_576:.1f} MB y supera el límite de "
                     f"{MAX_FILE_BYTES // 1_048_576} MB. Divídalo en archivos más pequeños.",
+                    **identity,
                 )
             )
         elif stat.st_size == 0:
-            found.rejected.append(FileRejection(name, "El archivo está vacío (0 bytes)."))
+            found.rejected.append(FileRejection(name, "El archivo está vacío (0 bytes).", **identity))
         else:
             found.files.append(LandedFile(Path(entry.path), stat.st_size, stat.st_mtime_ns))
     return found

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cti_pipeline.contracts.declaracion import is_valid_ruc
+from cti_pipeline.contracts.schema import is_valid_ruc
 from cti_pipeline.outputs.xlsx import Sheet, write_workbook
 from cti_pipeline.warehouse import table_exists
 

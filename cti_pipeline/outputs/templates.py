@@ -345,7 +345,7 @@ def write_template(kind: str, name: str | None, out: Path) -> Path:
     out = Path(out)
     if out.suffix.lower() != ".xlsx":
         raise ValueError(f"the template is an Excel workbook: --out must end in .xlsx (got {out.name})")
-    override_dir = Settings.from_env().reference_override_dir
+    override_dir = Settings.from_env().paths.reference_override_dir
     workbook = build_template(kind, name, override_dir)
     buffer = io.BytesIO()
     workbook.save(buffer)

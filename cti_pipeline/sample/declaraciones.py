@@ -12,7 +12,8 @@ from pathlib import Path
 
 from openpyxl import Workbook
 
-from cti_pipeline.contracts.declaracion import DECLARACION, ruc_check_digit
+from cti_pipeline.contracts.declaracion import DECLARACION
+from cti_pipeline.contracts.schema import ruc_check_digit
 from cti_pipeline.sample.registros import reproducible_zip
 
 ORGANISATION_WORDS = (

@@ -3,7 +3,8 @@
 import pandas as pd
 
 from cti_pipeline.contracts.columns import per_unique, typed_frame
-from cti_pipeline.contracts.declaracion import DECLARACION, is_valid_ruc
+from cti_pipeline.contracts.declaracion import DECLARACION
+from cti_pipeline.contracts.schema import is_valid_ruc
 from cti_pipeline.contracts.text import normalize_code
 from cti_pipeline_tests.factories import declaracion_row, valid_ruc
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from cti_pipeline.contracts.declaracion import is_valid_ruc, ruc_check_digit
+from cti_pipeline.contracts.schema import is_valid_ruc, ruc_check_digit
 from cti_pipeline.contracts.reference import DeclarationCatalogs, ReferenceError
 from cti_pipeline.domain.declaraciones import process_declaraciones
 from cti_pipeline_tests.factories import declaracion_row, valid_ruc, write_csv, write_xlsx

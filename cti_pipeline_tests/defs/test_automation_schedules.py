@@ -42,7 +42,7 @@ def at(day: dt.date, hour: int = 7) -> dt.datetime:
 
 def evaluate(defs: dg.Definitions, name: str, when: dt.datetime):
     schedule = defs.resolve_schedule_def(name)
-    context = dg.build_schedule_context(scheduled_execution_time=when, repository_def=defs.get_repository_def())
+    context = dg.build_schedule_context(scheduled_execution_time=when, repository_def=defs.get_repository_def(), resources=defs.resources)
     return schedule.evaluate_tick(context)
 
 

@@ -22,7 +22,7 @@ class Daemon:
         self.cursor = cursor
 
     def tick(self) -> list[dg.RunRequest]:
-        context = dg.build_sensor_context(cursor=self.cursor, instance=self.instance, definitions=self.defs)
+        context = dg.build_sensor_context(cursor=self.cursor, instance=self.instance, definitions=self.defs, resources=self.defs.resources)
         result = self.sensor.evaluate_tick(context)
         self.cursor = result.cursor
         self.last = result

@@ -8,7 +8,7 @@ import pytest
 
 from cti_pipeline.contracts.reference import DeclarationCatalogs
 from cti_pipeline.domain.declaraciones import process_declaraciones
-from cti_pipeline_tests.factories import declaracion_row, valid_ruc, write_csv, write_xlsx
+from cti_pipeline_tests.factories import declaracion_row, file_counts, valid_ruc, write_csv, write_xlsx
 
 T0 = 1_740_000_000  # a fixed modification time (Feb 2025), so ties and order are explicit
 
@@ -26,7 +26,7 @@ def rows_for(ruc: str, *codes: str, **overrides) -> list[dict]:
 
 
 def assert_nothing_lost(result) -> None:
-    counts = result.file_counts()
+    counts = file_counts(result.raw)
     assert (counts["leidas"] == counts["staged"] + counts["quarantined"] + counts["superseded"]).all()
     quarantined_rows = result.quarantined.drop_duplicates(["archivo", "fila"]).groupby("archivo").size()
     staged_rows = result.staged.groupby("archivo").size()

@@ -15,7 +15,6 @@ def test_duplicate_keys_compare_normalised_text_within_the_year(tmp_path: Path):
         )
         normalised = duplicate_keys(conn, "staging.t", ("entidad", "tema"), 2024)
         assert normalised[["entidad", "tema", "veces"]].values.tolist() == [["gobierno regional de junin", "agua", 2]]
-        assert duplicate_keys(conn, "staging.t", ("entidad", "tema"), 2024, normalise=False).empty
         every_year = duplicate_keys(conn, "staging.t", ("entidad", "tema"))  # no year: MEF repeats across years
         assert sorted(every_year[["entidad", "tema", "veces"]].values.tolist()) == [
             ["gobierno regional de junin", "agua", 2], ["mef", "agua", 2]]

@@ -118,7 +118,7 @@ def test_gpedc_job_materialises_marts_checks_and_a_formula_free_export_without_p
         assert personal not in stored and personal not in recorded, personal
 
     # the export: every sheet, no formula cell, no personal data, validation state beside each answer
-    path = settings.exports_dir / EXPORT_NAME
+    path = settings.paths.exports_dir / EXPORT_NAME
     workbook = load_workbook(path)
     expected_sheets = [*load_sections(None)["seccion"], "intervenciones", "flujos", "presupuesto", "completitud", "indicadores"]
     assert workbook.sheetnames == expected_sheets
@@ -155,7 +155,7 @@ def test_the_results_report_shows_the_marts_values_participation_and_no_personal
     conn = warehouse()
     indicators = conn.execute("SELECT indicador, codigo_socio, valor FROM marts.gpedc_indicadores").df()
     tracker = conn.execute("SELECT * FROM marts.gpedc_completitud").df()
-    document = Document(str(settings.exports_dir / "gpedc_resultados_ronda4.docx"))
+    document = Document(str(settings.paths.exports_dir / "gpedc_resultados_ronda4.docx"))
     participation, totals, partners = ([[c.text for c in row.cells] for row in table.rows] for table in document.tables)
 
     # TOTAL and per partner: the mart's value with "%", or ND where the mart has NULL
@@ -179,7 +179,7 @@ def test_the_results_report_shows_the_marts_values_participation_and_no_personal
     states = participation[0][3:]
     assert sum(int(row[3 + states.index("Pendiente")]) for row in participation[1:]) == int((tracker["estado"] == "PENDIENTE").sum())
 
-    page = (settings.exports_dir / "gpedc_resultados_ronda4.html").read_text(encoding="utf-8")
+    page = (settings.paths.exports_dir / "gpedc_resultados_ronda4.html").read_text(encoding="utf-8")
     words = page + "\n".join(p.text for p in document.paragraphs) + str(participation + totals + partners)
     for personal in CONTACT_NAMES + CONTACT_EMAILS:
         assert personal not in words, personal
@@ -196,7 +196,7 @@ def test_without_a_roster_every_gpedc_asset_materialises_empty_with_a_warning(de
     assert conn.execute("SELECT count(*) FROM marts.gpedc_completitud").fetchone()[0] == 0
     assert conn.execute("SELECT count(*) FROM marts.gpedc_indicadores").fetchone()[0] == 0
     assert conn.execute("SELECT count(*) FROM staging.gpedc_respuestas").fetchone()[0] == 0
-    assert (settings.exports_dir / EXPORT_NAME).is_file()
+    assert (settings.paths.exports_dir / EXPORT_NAME).is_file()
 
 
 def test_rerun_replaces_the_round_and_a_removed_file_leaves_no_stale_rows(defs, live_round, warehouse):
@@ -255,7 +255,7 @@ def test_sample_round_gives_a_live_tracker(defs, data_dir, warehouse, settings):
     assert len(contacts) >= 12
     for personal in [c["correo"] for c in contacts] + [c["nombre_contacto"] for c in contacts] + [c["telefono"] for c in contacts]:
         assert personal not in stored, personal
-    workbook = load_workbook(settings.exports_dir / EXPORT_NAME)
+    workbook = load_workbook(settings.paths.exports_dir / EXPORT_NAME)
     cells = [c for sheet in workbook.worksheets for row in sheet.iter_rows() for c in row]
     assert not [c.coordinate for c in cells if c.data_type == "f"]
     exported = "\n".join(str(c.value) for c in cells if c.value is not None)

@@ -11,7 +11,7 @@ import duckdb
 import pandas as pd
 from openpyxl import load_workbook
 
-from cti_pipeline.defs import reportes
+from cti_pipeline import unchanged
 from cti_pipeline.defs.declaraciones import declaraciones
 from cti_pipeline.defs.reportes import observaciones_entidades
 from cti_pipeline.outputs.feedback import group_feedback, write_feedback
@@ -249,7 +249,7 @@ def test_a_changed_quarantine_row_rewrites_the_workbooks(data_dir: Path, resourc
     assert feedback_only(resources)[0]["sin_cambios"].value is True  # and the next run keeps them again
 
 
-def test_a_deleted_workbook_or_another_writer_version_rewrites(data_dir: Path, resources, monkeypatch):
+def test_a_deleted_workbook_or_another_code_version_rewrites(data_dir: Path, resources, monkeypatch):
     write_inputs(data_dir)
     materialize(resources)
     folder = data_dir / "exports" / "observaciones" / "2024"
@@ -260,8 +260,7 @@ def test_a_deleted_workbook_or_another_writer_version_rewrites(data_dir: Path, r
     assert sorted(read_sheet(folder / f"{RUC_B}.xlsx", "filas_observadas")["valor"]) == sorted(FORMULA_TEXTS)
 
     before = file_states(folder)
-    modules, libraries = reportes.FEEDBACK_WRITER
-    monkeypatch.setattr(reportes, "FEEDBACK_WRITER", (modules, (*libraries, "pandas")))  # as if the writer changed
+    monkeypatch.setattr(unchanged, "code_version", lambda: "otra versión del código")  # as if the writer changed
     metadata, _ = feedback_only(resources)
     assert metadata["sin_cambios"].value is False and file_states(folder) != before
 

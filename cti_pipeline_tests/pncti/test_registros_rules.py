@@ -12,7 +12,7 @@ from cti_pipeline.contracts.reference import load_iso3
 from cti_pipeline.contracts.registros import KINDS, REGISTROS, kind_of_file
 from cti_pipeline.contracts.rules import MESSAGES
 from cti_pipeline.domain.registros import process_registros
-from cti_pipeline_tests.factories import write_csv
+from cti_pipeline_tests.factories import file_counts, write_csv
 from cti_pipeline_tests.pncti.builders import ANIO, folder, land, row
 
 LONG = "x" * 33_000
@@ -102,7 +102,7 @@ def test_a_bad_row_is_quarantined_with_its_rule_and_its_sibling_is_staged(data_d
         assert message.startswith(MESSAGES[rule].split("{")[0])
     assert len(result.staged[kind]) == 1
     assert result.staged[kind]["fila"].tolist() == [2]
-    counts = result.file_counts().set_index("archivo").loc[f"{kind}_lote{suffix}"]
+    counts = file_counts(result.raw).set_index("archivo").loc[f"{kind}_lote{suffix}"]
     assert (counts["leidas"], counts["staged"], counts["quarantined"]) == (2, 1, 1)
     assert result.raw["estado_fila"].tolist() == ["staged", "quarantined"]
 

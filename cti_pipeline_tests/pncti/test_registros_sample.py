@@ -17,6 +17,7 @@ from cti_pipeline.defs.registros import registros
 from cti_pipeline.domain.registros import process_registros
 from cti_pipeline.sample import registros as sample
 from cti_pipeline.sample import write_sample_data
+from cti_pipeline_tests.factories import file_counts
 
 
 def digests(root: Path) -> dict[str, str]:
@@ -37,7 +38,7 @@ def test_the_sample_has_every_kind_some_bad_rows_and_one_unknown_kind_file(tmp_p
         result = process_registros(tmp_path / "registros" / str(year), year, "salt", load_iso3(None))
         assert all(not result.staged[kind].empty for kind in KINDS), year
         assert len(result.quarantined) >= 5
-        counts = result.file_counts()
+        counts = file_counts(result.raw)
         assert (counts["leidas"] == counts["staged"] + counts["quarantined"]).all()
         unknown = result.rejected_files[result.rejected_files["origen"] == "registros"]
         assert len(unknown) == (1 if year == 2024 else 0)

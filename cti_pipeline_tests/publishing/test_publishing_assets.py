@@ -56,7 +56,7 @@ def test_materialising_publishes_the_copy_and_postgres(settings: Settings, postg
     for key in (BI_COPY, POSTGRES):
         assert materialized[key].metadata["dagster/row_count"].value == total
     assert materialized[POSTGRES].metadata["destino"].value == sa.engine.make_url(postgres_url).render_as_string(hide_password=True)
-    with duckdb.connect(str(settings.bi_copy), read_only=True) as bi, pg_engine.connect() as pg:
+    with duckdb.connect(str(settings.paths.bi_copy), read_only=True) as bi, pg_engine.connect() as pg:
         for table, frame in written.items():
             assert bi.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == len(frame)
             assert pg.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar() == len(frame)
@@ -71,7 +71,7 @@ def test_without_publish_url_postgres_is_skipped_clearly(settings: Settings):
     messages = [e.message for e in result.all_events if e.message]
     records = dg.DagsterInstance.get().all_logs(result.run_id)
     assert any("CTI_PUBLISH_URL is not set" in (r.user_message or "") for r in records), messages
-    assert settings.bi_copy.exists()
+    assert settings.paths.bi_copy.exists()
 
 
 @dg.asset(key=["marts", "gpedc_completitud"], group_name="gpedc")
@@ -125,13 +125,13 @@ def test_cli_materialize_publishes_every_mart_to_bi_and_postgres(data_dir: Path,
         assert set(MART_COLUMNS) <= set(marts)
         live_rows = {t: sorted(map(repr, live.execute(f"SELECT * FROM {t}").fetchall())) for t in marts}
         live_sums = {t: live.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in marts}
-    with duckdb.connect(str(settings.bi_copy), read_only=True) as bi:
+    with duckdb.connect(str(settings.paths.bi_copy), read_only=True) as bi:
         for table in marts:
             assert sorted(map(repr, bi.execute(f"SELECT * FROM {table}").fetchall())) == live_rows[table], table
     with pg_engine.connect() as pg:
         for table in marts:
             assert pg.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar() == live_sums[table], table
         pg_total = pg.execute(sa.text("SELECT round(sum(monto_usd), 2) FROM marts.cti_ejecucion")).scalar()
-    with duckdb.connect(str(settings.bi_copy), read_only=True) as bi:
+    with duckdb.connect(str(settings.paths.bi_copy), read_only=True) as bi:
         bi_total = bi.execute("SELECT round(sum(monto_usd)::DECIMAL(38, 6), 2) FROM marts.cti_ejecucion").fetchone()[0]
     assert float(pg_total) == pytest.approx(float(bi_total), abs=0.011)

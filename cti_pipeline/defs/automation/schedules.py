@@ -12,7 +12,7 @@ import dagster as dg
 
 from cti_pipeline.defs.partitions import yearly_partitions
 from cti_pipeline.domain import roadmap
-from cti_pipeline.settings import Settings
+from cti_pipeline.defs.resources import CtiConfig
 
 TIMEZONE = "America/Lima"
 LIMA = ZoneInfo(TIMEZONE)
@@ -55,9 +55,9 @@ def phase_schedule(name: str, cron_schedule: str, fase: int, job_name: str, when
         description=f"{when} (Lima), solo dentro de la fase {fase} de reference/hoja_de_ruta.csv "
         f"(ventana leída del archivo en cada evaluación): ejecuta {job_name}.",
     )
-    def _phase_schedule(context: dg.ScheduleEvaluationContext):
+    def _phase_schedule(context: dg.ScheduleEvaluationContext, cti: CtiConfig):
         day = evaluation_day(context)
-        window = roadmap.phase(Settings.from_env().reference_override_dir, fase)
+        window = roadmap.phase(cti.paths.reference_override_dir, fase)
         if not window.contains(day):
             return dg.SkipReason(window.outside_reason(day))
         context.log.info(f"{name}: {day} is inside phase {fase} ({window.window}), requesting {job_name}")

@@ -1,6 +1,6 @@
 """File-drop sensors: a new, changed or removed file in a landing folder requests one run of its year.
 
-The scanning and the settling rule are pure (cti_pipeline/landing/fingerprint.py): a group (year folder,
+The scanning and the settling rule are pure (cti_pipeline/landing/settle.py): a group (year folder,
 or the GPEDC round folder) is acted on when two consecutive ticks see the same files with the same size
 and modification time, and that set differs from the last one handled. The run key is the fingerprint
 of those files, so a tick that sees nothing new requests nothing and a restarted daemon (which keeps
@@ -12,8 +12,8 @@ import dagster as dg
 
 from cti_pipeline.defs import jobs as job_defs
 from cti_pipeline.defs.partitions import yearly_partitions
-from cti_pipeline.landing import fingerprint as fp
-from cti_pipeline.settings import Settings
+from cti_pipeline.landing import settle
+from cti_pipeline.defs.resources import CtiConfig
 
 MINIMUM_INTERVAL_SECONDS = 30
 LANDING_TAG = "cti/landing"
@@ -33,15 +33,15 @@ def downstream_selection(asset_graph, group: str, job_selection: dg.AssetSelecti
     return sorted((k for k in whole if asset_graph.get(k).is_materializable), key=lambda k: k.to_user_string())
 
 
-def _previous_state(context: dg.SensorEvaluationContext) -> dict[str, fp.GroupState]:
+def _previous_state(context: dg.SensorEvaluationContext) -> dict[str, settle.GroupState]:
     try:
-        return fp.load_cursor(context.cursor)
-    except fp.CursorError as error:
+        return settle.load_cursor(context.cursor)
+    except settle.CursorError as error:
         context.log.warning(str(error))
         return {}
 
 
-def _tags(prefix: str, settled: fp.Settled) -> dict[str, str]:
+def _tags(prefix: str, settled: settle.Settled) -> dict[str, str]:
     return {
         LANDING_TAG: f"landing/{prefix}/{settled.group}/",
         FINGERPRINT_TAG: settled.fingerprint,
@@ -49,7 +49,7 @@ def _tags(prefix: str, settled: fp.Settled) -> dict[str, str]:
     }
 
 
-def run_key(context: dg.SensorEvaluationContext, name: str, prefix: str, settled: fp.Settled) -> str:
+def run_key(context: dg.SensorEvaluationContext, name: str, prefix: str, settled: settle.Settled) -> str:
     """The fingerprint of the files, so that a drop already handled is never run twice, even with the
     cursor lost (Dagster refuses a run key it has seen). When the files return to a set an earlier run
     already had (a file dropped, then removed again), the key gets the number of such earlier runs:
@@ -66,11 +66,11 @@ def run_key(context: dg.SensorEvaluationContext, name: str, prefix: str, settled
 def _result(
     context: dg.SensorEvaluationContext,
     prefix: str,
-    scan: fp.Scan,
-    step: fp.Advance,
+    scan: settle.Scan,
+    step: settle.Advance,
     requests: list[dg.RunRequest],
 ) -> dg.SensorResult:
-    cursor = fp.dump_cursor(step.cursor)
+    cursor = settle.dump_cursor(step.cursor)
     if requests:
         for warning in scan.warnings:
             context.log.warning(warning)
@@ -92,9 +92,9 @@ def yearly_landing_sensor(source: str, description: str) -> dg.SensorDefinition:
         default_status=dg.DefaultSensorStatus.RUNNING,
         description=description,
     )
-    def _sensor(context: dg.SensorEvaluationContext):
-        scan = fp.scan_years(Settings.from_env().landing_dir / source)
-        step = fp.advance(_previous_state(context), scan, source)
+    def _sensor(context: dg.SensorEvaluationContext, cti: CtiConfig):
+        scan = settle.scan_years(cti.paths.landing_dir / source)
+        step = settle.advance(_previous_state(context), scan, source)
         requests: list[dg.RunRequest] = []
         if step.settled:
             if context.repository_def is None:
@@ -139,9 +139,9 @@ def folder_landing_sensor(name: str, prefix: str, folder: str, job_name: str, de
         default_status=dg.DefaultSensorStatus.RUNNING,
         description=description,
     )
-    def _sensor(context: dg.SensorEvaluationContext):
-        scan = fp.scan_folder(Settings.from_env().landing_dir / prefix / folder)
-        step = fp.advance(_previous_state(context), scan, prefix)
+    def _sensor(context: dg.SensorEvaluationContext, cti: CtiConfig):
+        scan = settle.scan_folder(cti.paths.landing_dir / prefix / folder)
+        step = settle.advance(_previous_state(context), scan, prefix)
         requests = []
         for settled in step.settled:
             context.log.info(

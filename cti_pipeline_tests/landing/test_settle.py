@@ -6,7 +6,7 @@ import hashlib
 import os
 from pathlib import Path
 
-from cti_pipeline.landing import fingerprint as fp
+from cti_pipeline.landing import settle as fp
 from cti_pipeline_tests.factories import declaracion_row, write_csv, write_xlsx
 
 
