@@ -49,6 +49,11 @@ class Settings:
         return self.data_dir / "warehouse" / "bi.duckdb"
 
     @property
+    def bi_parquet(self) -> Path:
+        """The marts as Parquet files, beside the BI copy (warehouse.publish_parquet)."""
+        return self.data_dir / "warehouse" / "parquet"
+
+    @property
     def pii_salt_is_default(self) -> bool:
         return self.pii_salt == DEVELOPMENT_PII_SALT
 

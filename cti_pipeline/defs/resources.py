@@ -39,6 +39,11 @@ class CtiConfig(dg.ConfigurableResource):
     def bi_copy(self) -> Path:
         return Path(self.data_dir) / "warehouse" / "bi.duckdb"
 
+    @property
+    def bi_parquet(self) -> Path:
+        """The marts as Parquet files, beside the BI copy (warehouse.publish_parquet)."""
+        return Path(self.data_dir) / "warehouse" / "parquet"
+
     def read_cache_dir(self, origen: str, anio: int) -> Path:
         """Where the files of one source and year, as last read, are kept (domain/read_cache.py)."""
         return Path(self.data_dir) / ".cache" / "lecturas" / origen / str(anio)
