@@ -38,6 +38,7 @@ UNBROKEN = Cm(2.5)  # a cell text up to this wide is never wrapped (a number and
 SLACK = Pt(3)  # per column: rounding, and a font a little wider than the one measured
 SPACE_AROUND = Pt(6)
 HEADER_FILL = "E8EEF6"  # the HTML twins' header colour
+TWIP = 635  # EMU: the unit Word stores table widths in
 
 
 def use_a4(document, landscape: bool = False) -> None:
@@ -131,15 +132,15 @@ def format_table(table, width: Length, header_rows: int = 1, font_size: Length =
                     shortest[column] = max(shortest[column], text_points(word, font_size.pt, bold))
     extra = 2 * CELL_PADDING.pt + SLACK.pt
     widths = column_widths([w + extra for w in shortest], [w + extra for w in longest], width.pt)
-    lengths = [Emu(int(Pt(w))) for w in widths]
+    lengths = [Emu(int(Pt(w)) // TWIP * TWIP) for w in widths]  # whole twips, rounded down: the sum still fits
 
     table.autofit = False  # <w:tblLayout w:type="fixed"/>
     table.alignment = WD_TABLE_ALIGNMENT.LEFT
     properties = table._tbl.tblPr
-    set_child(properties, "w:tblW", {"w:w": str(int(sum(lengths) / 635)), "w:type": "dxa"})  # 635 EMU per twip
+    set_child(properties, "w:tblW", {"w:w": str(sum(lengths) // TWIP), "w:type": "dxa"})
     margins = set_child(properties, "w:tblCellMar", {})
     for side in ("left", "right"):
-        set_child(margins, f"w:{side}", {"w:w": str(int(CELL_PADDING / 635)), "w:type": "dxa"})
+        set_child(margins, f"w:{side}", {"w:w": str(CELL_PADDING // TWIP), "w:type": "dxa"})
     for column, length in zip(table.columns, lengths, strict=True):
         column.width = length  # the grid (<w:gridCol>), which Word uses
     for index, row in enumerate(table.rows):
