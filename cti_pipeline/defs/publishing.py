@@ -118,8 +118,13 @@ def _connect_args(url: str) -> dict:
 
 
 def _publication_frame(counts: dict[str, int], files: dict[str, dict[str, int]]):
-    """One row per mart: rows in bi.duckdb, rows and files in the Parquet set."""
+    """One row per mart: rows in bi.duckdb, rows and files in the Parquet set (and the years of its files)."""
     import pandas as pd
+
+    def years(table: str) -> str:
+        name = table.split(".", 1)[1]
+        stems = [Path(file).stem for file in files.get(table, {})]
+        return ", ".join(stem.removeprefix(f"{name}_") for stem in stems if stem != name)
 
     return pd.DataFrame(
         [
@@ -127,11 +132,12 @@ def _publication_frame(counts: dict[str, int], files: dict[str, dict[str, int]])
                 "tabla": table,
                 "filas": rows,
                 "filas_parquet": sum(files.get(table, {}).values()),
-                "archivos_parquet": ", ".join(Path(name).name for name in files.get(table, {})),
+                "archivos_parquet": len(files.get(table, {})),
+                "anios_parquet": years(table),
             }
             for table, rows in counts.items()
         ],
-        columns=["tabla", "filas", "filas_parquet", "archivos_parquet"],
+        columns=["tabla", "filas", "filas_parquet", "archivos_parquet", "anios_parquet"],
     )
 
 

@@ -130,7 +130,8 @@ def test_the_asset_publishes_the_copy_and_the_parquet_set(settings: Settings, re
     assert metadata["ruta"].value == str(settings.bi_copy)
     assert metadata["ruta_parquet"].value == str(settings.bi_parquet)
     table = metadata["tablas"].value
-    assert "| marts.cti_ejecucion | 80 | 80 | cti_ejecucion_2023.parquet, cti_ejecucion_2024.parquet |" in table
+    assert "| marts.cti_ejecucion | 80 | 80 | 2 | 2023, 2024 |" in table
+    assert "| marts.gpedc_indicadores | 7 | 7 | 1 |  |" in table
     for name, frame in written.items():
         assert pq.read_table(settings.bi_parquet / name.split(".")[1]).num_rows == len(frame)
     with duckdb.connect(str(settings.bi_copy), read_only=True) as bi:
