@@ -47,6 +47,11 @@ class DataPaths:
     def bi_copy(self) -> Path:
         return self.root / "warehouse" / "bi.duckdb"
 
+    @property
+    def bi_parquet(self) -> Path:
+        """The marts as Parquet files, beside the BI copy (warehouse.publish_parquet)."""
+        return self.root / "warehouse" / "parquet"
+
     def read_cache_dir(self, origen: str, anio: int | str) -> Path:
         """Where the files of one source and year, as last read, are kept (landing/read_cache.py)."""
         return self.root / ".cache" / "lecturas" / origen / str(anio)

@@ -1,4 +1,4 @@
-"""DuckDB: create tables, replace one partition's rows atomically, publish the BI copy.
+"""DuckDB: create tables, replace one partition's rows atomically, publish the BI copy and its Parquet files.
 
 Functions take an open `duckdb.DuckDBPyConnection` (from `DuckDBResource.get_connection()` in
 Dagster, or `duckdb.connect(path)` in scripts and tests). DataFrames go in through `register` +
@@ -8,8 +8,10 @@ Dagster, or `duckdb.connect(path)` in scripts and tests). DataFrames go in throu
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -130,10 +132,17 @@ def read_frame(conn: duckdb.DuckDBPyConnection, sql: str, params: list[object] |
     return conn.execute(sql, params or []).df()
 
 
+# The storage format of the BI copy. DuckDB 2.0 writes its own format by default, which no 1.x client
+# (CLI, ODBC, DBeaver, the Metabase and Superset drivers) can open; "v1.1.0" is storage version 64, which
+# DuckDB 1.0 and every later release read (tested with 1.1 and 1.4 clients; docs/bi.md).
+BI_STORAGE_VERSION = "v1.1.0"
+
+
 def publish_bi_copy(conn: duckdb.DuckDBPyConnection, target: Path, schemas: tuple[str, ...] = ("marts",)) -> dict[str, int]:
     """Copy the given schemas to `target` through a temporary file and an atomic rename.
 
-    BI tools open `target` read-only; they never hold the live warehouse file.
+    BI tools open `target` read-only; they never hold the live warehouse file. The copy is written in
+    BI_STORAGE_VERSION's format, so that older DuckDB clients open it too.
     """
     target.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_copies(target.parent)
@@ -142,7 +151,7 @@ def publish_bi_copy(conn: duckdb.DuckDBPyConnection, target: Path, schemas: tupl
     os.unlink(temporary)  # DuckDB must create the file itself
     counts: dict[str, int] = {}
     try:
-        conn.execute(f"ATTACH {sql_literal(temporary)} AS bi_copy")
+        conn.execute(f"ATTACH {sql_literal(temporary)} AS bi_copy (STORAGE_VERSION {sql_literal(BI_STORAGE_VERSION)})")
         try:
             for schema in schemas:
                 conn.execute(f"CREATE SCHEMA IF NOT EXISTS bi_copy.{quote(schema)}")
@@ -167,17 +176,108 @@ def publish_bi_copy(conn: duckdb.DuckDBPyConnection, target: Path, schemas: tupl
 
 
 def remove_stale_copies(directory: Path, older_than_seconds: float = 3600) -> list[Path]:
-    """Delete temporary BI copies a killed process left behind (a live publication is minutes old at most)."""
+    """Delete temporary BI copies and Parquet sets a killed process left behind (a live publication is minutes old at most)."""
     removed = []
     now = time.time()
-    for leftover in directory.glob(".bi-*.duckdb*"):
+    for leftover in [*directory.glob(".bi-*.duckdb*"), *directory.glob(f"{PARQUET_LEFTOVER_PREFIX}*")]:
         try:
             if now - leftover.stat().st_mtime > older_than_seconds:
-                leftover.unlink()
+                if leftover.is_dir():
+                    shutil.rmtree(leftover)
+                else:
+                    leftover.unlink()
                 removed.append(leftover)
         except FileNotFoundError:
             continue
     return removed
+
+
+# The column that makes a mart yearly: its Parquet files are written one per year.
+YEAR_COLUMN = "anio"
+# Parquet sets being written, or being replaced, sit beside the target under this prefix.
+PARQUET_LEFTOVER_PREFIX = ".parquet-"
+
+
+def publish_parquet(conn: duckdb.DuckDBPyConnection, target: Path, schema: str = "marts") -> dict[str, dict[str, int]]:
+    """Write every table of `schema` as Parquet files under the folder `target`, replacing the whole set at once.
+
+    Layout: `<table>/<table>_<anio>.parquet`, one file per year, for a table with an `anio` column (the
+    column stays in every file, so a folder of files combines into one table); `<table>/<table>.parquet`
+    for the others, and for an empty table (a file with its columns and no rows). The set is written to a
+    temporary folder beside `target` and swapped in whole (swap_directory): never half a set.
+
+    Returns {"schema.table": {"<table>/<file>": rows}}, the rows as the written files' footers give them.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_copies(target.parent)
+    staging = target.parent / f"{PARQUET_LEFTOVER_PREFIX}{uuid.uuid4().hex[:12]}"
+    staging.mkdir()  # not tempfile.mkdtemp: its 0700 mode would follow the set into place and lock other readers out
+    try:
+        written = {f"{schema}.{name}": write_parquet_table(conn, schema, name, staging) for name in schema_tables(conn, schema)}
+        swap_directory(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return written
+
+
+def schema_tables(conn: duckdb.DuckDBPyConnection, schema: str) -> list[str]:
+    return [name for (name,) in conn.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_catalog = current_database() "
+        "AND table_schema = ? ORDER BY table_name",
+        [schema],
+    ).fetchall()]
+
+
+def write_parquet_table(conn: duckdb.DuckDBPyConnection, schema: str, name: str, directory: Path) -> dict[str, int]:
+    """Write one table as `directory/<name>/…parquet` (one file per year when it has YEAR_COLUMN); {file: rows}."""
+    source = f"{quote(schema)}.{quote(name)}"
+    columns = {column for (column,) in conn.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_catalog = current_database() "
+        "AND table_schema = ? AND table_name = ?",
+        [schema, name],
+    ).fetchall()}
+    parts = {f"{name}.parquet": "TRUE"}
+    if YEAR_COLUMN in columns:
+        years = [year for (year,) in conn.execute(f"SELECT DISTINCT {quote(YEAR_COLUMN)} FROM {source} ORDER BY 1 NULLS LAST").fetchall()]
+        if years:
+            parts = {
+                f"{name}_{'sin_anio' if year is None else int(year)}.parquet":
+                    f"{quote(YEAR_COLUMN)} IS NULL" if year is None else f"{quote(YEAR_COLUMN)} = {int(year)}"
+                for year in years
+            }
+    folder = directory / name
+    folder.mkdir()
+    rows: dict[str, int] = {}
+    for file_name, condition in parts.items():
+        path = folder / file_name
+        # Snappy and format-1 data pages (explicit, not left to defaults): what every reader handles,
+        # Power Query's Parquet connector included.
+        conn.execute(f"COPY (SELECT * FROM {source} WHERE {condition} ORDER BY ALL) TO {sql_literal(str(path))} "
+                     "(FORMAT parquet, COMPRESSION snappy, PARQUET_VERSION V1)")
+        rows[f"{name}/{file_name}"] = conn.execute("SELECT num_rows FROM parquet_file_metadata(?)", [str(path)]).fetchone()[0]
+    return rows
+
+
+def swap_directory(staging: Path, target: Path) -> None:
+    """Put the folder `staging` at `target`: the old set is renamed aside, the new one renamed in, the old deleted.
+
+    A reader lists either the whole old set or the whole new one (`target` is missing for the instant
+    between the two renames). Files a reader already opened stay readable after the deletion (POSIX).
+    A set a killed process left aside is deleted by a later publication (remove_stale_copies).
+    """
+    retired = None
+    if target.exists():
+        retired = target.parent / f"{PARQUET_LEFTOVER_PREFIX}old-{uuid.uuid4().hex[:12]}"
+        os.replace(target, retired)
+    try:
+        os.replace(staging, target)
+    except BaseException:
+        if retired is not None:
+            os.replace(retired, target)
+        raise
+    if retired is not None:
+        shutil.rmtree(retired, ignore_errors=True)
 
 
 def sql_literal(text: str) -> str:

@@ -1,4 +1,4 @@
-"""Publication of the marts for BI: the read-only DuckDB copy and, with CTI_PUBLISH_URL, PostgreSQL.
+"""Publication of the marts for BI: the read-only DuckDB copy, its Parquet files and, with CTI_PUBLISH_URL, PostgreSQL.
 
 How "after every successful run" is wired (shared contract warehouse.md, "How BI connects"):
 - both assets are in group `publicacion`, which `pncti_anual_job` selects: a yearly run publishes in the
@@ -9,6 +9,8 @@ How "after every successful run" is wired (shared contract warehouse.md, "How BI
   `publicacion_job`: the run-status sensor below requests it when the daemon runs, and
   `cti-pipeline materialize` runs it in-process (the CLI has no daemon).
 """
+
+from pathlib import Path
 
 import duckdb
 import sqlalchemy as sa
@@ -25,7 +27,7 @@ from cti_pipeline.publishing import (
     publish_marts,
     redact_url,
 )
-from cti_pipeline.warehouse import publish_bi_copy
+from cti_pipeline.warehouse import publish_bi_copy, publish_parquet
 
 BI_COPY = dg.AssetKey.from_user_string(BI_COPY_KEY)
 POSTGRES = dg.AssetKey.from_user_string(POSTGRES_KEY)
@@ -37,21 +39,26 @@ GROUP = "publicacion"
     key=BI_COPY,
     deps=MARTS,
     group_name=GROUP,
-    kinds={"duckdb"},
+    kinds={"duckdb", "parquet"},
     owners=["team:apci"],
     pool="duckdb",
     description="Copia del esquema marts en $CTI_DATA_DIR/warehouse/bi.duckdb (archivo temporal y renombrado "
-    "atómico) que Power BI, Metabase o Superset abren en solo lectura; nunca abren el almacén vivo.",
+    "atómico, en formato legible por DuckDB 1.0 o posterior) que Power BI, Metabase o Superset abren en solo "
+    "lectura; nunca abren el almacén vivo. Los mismos marts, como archivos Parquet (uno por año en los marts "
+    "anuales), en $CTI_DATA_DIR/warehouse/parquet/, reemplazados como un conjunto.",
 )
 def bi_marts_duckdb(context: dg.AssetExecutionContext, cti: CtiConfig, warehouse: WarehouseResource) -> dg.MaterializeResult:
     with warehouse.get_connection() as conn:
         counts = publish_bi_copy(conn, cti.paths.bi_copy)
+        files = publish_parquet(conn, cti.paths.bi_parquet)
     context.log.info(f"BI copy published to {cti.paths.bi_copy}: {len(counts)} tables, {sum(counts.values())} rows")
+    context.log.info(f"Parquet published to {cti.paths.bi_parquet}: {sum(len(f) for f in files.values())} files")
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": dg.MetadataValue.int(sum(counts.values())),
             "ruta": dg.MetadataValue.path(str(cti.paths.bi_copy)),
-            "tablas": dg.MetadataValue.md(markdown_table(_counts_frame(counts))),
+            "ruta_parquet": dg.MetadataValue.path(str(cti.paths.bi_parquet)),
+            "tablas": dg.MetadataValue.md(markdown_table(_publication_frame(counts, files))),
         }
     )
 
@@ -110,10 +117,28 @@ def _connect_args(url: str) -> dict:
     return {}
 
 
-def _counts_frame(counts: dict[str, int]):
+def _publication_frame(counts: dict[str, int], files: dict[str, dict[str, int]]):
+    """One row per mart: rows in bi.duckdb, rows and files in the Parquet set (and the years of its files)."""
     import pandas as pd
 
-    return pd.DataFrame({"tabla": list(counts), "filas": list(counts.values())})
+    def years(table: str) -> str:
+        name = table.split(".", 1)[1]
+        stems = [Path(file).stem for file in files.get(table, {})]
+        return ", ".join(stem.removeprefix(f"{name}_") for stem in stems if stem != name)
+
+    return pd.DataFrame(
+        [
+            {
+                "tabla": table,
+                "filas": rows,
+                "filas_parquet": sum(files.get(table, {}).values()),
+                "archivos_parquet": len(files.get(table, {})),
+                "anios_parquet": years(table),
+            }
+            for table, rows in counts.items()
+        ],
+        columns=["tabla", "filas", "filas_parquet", "archivos_parquet", "anios_parquet"],
+    )
 
 
 publicacion_job = dg.define_asset_job(

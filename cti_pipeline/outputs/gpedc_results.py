@@ -33,6 +33,17 @@ INDICATORS: dict[str, str] = {
     "en_presupuesto": "Cooperación registrada en el presupuesto nacional frente a lo programado",
 }
 
+# Column titles of the partner table in the .docx: a code cannot wrap in a narrow column, words can.
+SHORT_NAMES: dict[str, str] = {
+    "objetivos_alineados": "Objetivos alineados",
+    "indicadores_alineados": "Indicadores alineados",
+    "indicadores_fuente_gobierno": "Indicadores con fuente del gobierno",
+    "evaluaciones_con_gobierno": "Evaluaciones con el gobierno",
+    "ods_17_15_1": "ODS 17.15.1",
+    "previsibilidad_anual": "Previsibilidad anual",
+    "en_presupuesto": "En el presupuesto",
+}
+
 TIPOS: dict[str, str] = {
     "GOBIERNO": "Gobierno",
     "SOCIO_DESARROLLO": "Socios para el desarrollo",
@@ -127,17 +138,16 @@ def render_html(results: GpedcResults) -> str:
 
 
 def render_docx(results: GpedcResults) -> bytes:
-    """The same content as a .docx (python-docx), for presentations and e-mail."""
+    """The same content as a .docx (python-docx) on landscape A4, for presentations and e-mail."""
     import io
 
     from docx import Document
-    from docx.enum.section import WD_ORIENT
     from docx.shared import RGBColor
 
+    from cti_pipeline.outputs.docx_layout import add_table, use_a4
+
     document = Document()
-    section = document.sections[0]
-    section.orientation = WD_ORIENT.LANDSCAPE
-    section.page_width, section.page_height = section.page_height, section.page_width
+    use_a4(document, landscape=True)
     document.core_properties.title = results.title
     document.core_properties.author = "cti_pipeline"
     document.add_heading(results.title, level=0)
@@ -152,21 +162,14 @@ def render_docx(results: GpedcResults) -> bytes:
         run.font.color.rgb = RGBColor(0xB0, 0x00, 0x00)
 
     def table(headers: list[str], rows: list[list[str]]) -> None:
-        grid = document.add_table(rows=1, cols=len(headers))
-        grid.style = "Table Grid"
-        for cell, text in zip(grid.rows[0].cells, headers, strict=True):
-            cell.text = text
-            cell.paragraphs[0].runs[0].bold = True
-        for values in rows:
-            for cell, text in zip(grid.add_row().cells, values, strict=True):
-                cell.text = str(text)
+        add_table(document, headers, rows)
 
     document.add_heading("1. Participación", level=1)
     table(PARTICIPATION_HEADERS, results.participation)
     document.add_heading("2. Indicadores del país (TOTAL)", level=1)
     table(TOTAL_HEADERS, results.totals)
     document.add_heading("3. Indicadores por socio para el desarrollo", level=1)
-    table(partner_headers(), results.partners.values.tolist())
+    table(["Socio", "Entidad", *(SHORT_NAMES[code] for code in INDICATORS)], results.partners.values.tolist())
     document.add_paragraph(ND_NOTE)
     buffer = io.BytesIO()
     document.save(buffer)

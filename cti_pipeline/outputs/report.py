@@ -62,7 +62,6 @@ PLACEHOLDER_ALTERNATIVAS = (
 PLACEHOLDER_ANALISIS = "[PENDIENTE – TEXTO DE LOS ANALISTAS] Análisis cualitativo del objetivo y de sus indicadores."
 
 INDICATOR_COLUMNS = ["Código", "Indicador", "Unidad", "Valor", "Logro esperado", "Avance (%)", "Estado"]
-INDICATOR_WIDTHS = [0.95, 2.3, 0.55, 0.6, 0.7, 0.65, 0.85]  # inches; the page body is ~6.5
 RECONCILIATION_COLUMNS = ["Código", "Indicador", "Valor calculado", "Valor publicado", "Avance calculado", "Avance publicado"]
 QUARANTINE_COLUMNS = ["Origen", "Filas en cuarentena", "Reglas incumplidas", "Archivos rechazados"]
 
@@ -332,7 +331,10 @@ def objective_chart(objective: Objective, anio: int, dpi: int = 110) -> bytes:
     from matplotlib.figure import Figure
 
     indicators = objective.indicators
-    figure = Figure(figsize=(2.6 * len(indicators) + 0.6, 3.0), dpi=dpi, layout="constrained")
+    # Drawn at the size it is shown in the .docx: its 8-10 pt labels stay 8-10 pt. Three indicators fill the
+    # text width of an A4 page (17 cm); more are scaled down to it (docx_layout.add_picture); one is as wide
+    # as the title needs.
+    figure = Figure(figsize=(max(2.1 * len(indicators) + 0.4, 4.2), 2.6), dpi=dpi, layout="constrained")
     FigureCanvasAgg(figure)
     axes = figure.subplots(1, len(indicators), squeeze=False)[0]
     for ax, line in zip(axes, indicators, strict=True):
@@ -377,13 +379,16 @@ def data_uri(png: bytes) -> str:
 
 
 def render_docx(report: Report, charts: dict[str, bytes] | None = None) -> bytes:
-    """The report as a .docx (python-docx), charts embedded."""
+    """The report as a .docx (python-docx) on A4, charts embedded (layout: outputs/docx_layout.py)."""
     from docx import Document
     from docx.enum.text import WD_ALIGN_PARAGRAPH
-    from docx.shared import Inches, Pt, RGBColor
+    from docx.shared import RGBColor
+
+    from cti_pipeline.outputs.docx_layout import add_picture, add_space, add_table, format_table, text_width, use_a4
 
     charts = objective_charts(report) if charts is None else charts
     document = Document()
+    use_a4(document)
     document.core_properties.title = report.title
     document.core_properties.author = "cti_pipeline"
     title = document.add_heading(report.title, level=0)
@@ -407,29 +412,11 @@ def render_docx(report: Report, charts: dict[str, bytes] | None = None) -> bytes
         cells[0].text = label
         cells[0].paragraphs[0].runs[0].bold = True
         cells[1].text = value
-        cells[0].width, cells[1].width = Inches(1.8), Inches(4.7)
-
-    def sized_table(headers: list[str], rows: list[list[str]], widths: list[float]) -> None:
-        table = document.add_table(rows=1, cols=len(headers))
-        table.style = "Table Grid"
-        table.autofit = False
-        for cell, text in zip(table.rows[0].cells, headers, strict=True):
-            cell.text = text
-            cell.paragraphs[0].runs[0].bold = True
-        for values in rows:
-            for cell, text in zip(table.add_row().cells, values, strict=True):
-                cell.text = text
-        for column, width in zip(table.columns, widths, strict=True):
-            column.width = Inches(width)  # the grid LibreOffice honours
-        for row in table.rows:
-            for cell, width in zip(row.cells, widths, strict=True):
-                cell.width = Inches(width)
-                for paragraph in cell.paragraphs:
-                    for run in paragraph.runs:
-                        run.font.size = Pt(8)
+    format_table(header, text_width(document), header_rows=0)
+    add_space(document)
 
     def indicator_table(lines: list[IndicatorLine]) -> None:
-        sized_table(INDICATOR_COLUMNS, [l.cells for l in lines], INDICATOR_WIDTHS)
+        add_table(document, INDICATOR_COLUMNS, [l.cells for l in lines])
 
     document.add_heading("I. Cumplimiento de los objetivos prioritarios de la política nacional", level=1)
     for objective in report.objectives:
@@ -440,8 +427,7 @@ def render_docx(report: Report, charts: dict[str, bytes] | None = None) -> bytes
         else:
             document.add_paragraph("Este objetivo no tiene indicadores a nivel de objetivo en el mart.")
         if objective.codigo in charts:
-            width = min(6.0, 2.0 * len(objective.indicators) + 0.6)
-            document.add_picture(io.BytesIO(charts[objective.codigo]), width=Inches(width))
+            add_picture(document, charts[objective.codigo])
         document.add_paragraph(PLACEHOLDER_ANALISIS).runs[0].italic = True
 
     document.add_heading(
@@ -465,7 +451,7 @@ def render_docx(report: Report, charts: dict[str, bytes] | None = None) -> bytes
     document.add_heading("Anexo. Conciliación con el valor publicado y calidad de los datos", level=1)
     document.add_heading("A.1 Indicadores cuyo valor calculado no coincide con el publicado", level=2)
     if report.reconciliation:
-        sized_table(RECONCILIATION_COLUMNS, [reconciliation_cells(l) for l in report.reconciliation], [0.9, 2.4, 0.8, 0.8, 0.8, 0.8])
+        add_table(document, RECONCILIATION_COLUMNS, [reconciliation_cells(l) for l in report.reconciliation])
     else:
         document.add_paragraph("Ningún indicador calculado difiere del valor publicado.")
     document.add_heading("A.2 Filas en cuarentena y archivos rechazados", level=2)
@@ -473,7 +459,7 @@ def render_docx(report: Report, charts: dict[str, bytes] | None = None) -> bytes
         document.add_paragraph("No hay filas en cuarentena ni archivos rechazados en el año.")
     else:
         rows = [[str(v) for v in row] for row in report.quarantine.itertuples(index=False)]
-        sized_table(QUARANTINE_COLUMNS, rows, [2.2, 1.4, 1.4, 1.4])
+        add_table(document, QUARANTINE_COLUMNS, rows)
     buffer = io.BytesIO()
     document.save(buffer)
     return buffer.getvalue()
