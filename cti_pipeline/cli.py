@@ -6,8 +6,13 @@ import argparse
 import logging
 import os
 import shutil
+import signal
 import sys
+import threading
+import time
+import uuid
 import warnings
+from contextlib import contextmanager
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +24,6 @@ log = logging.getLogger("cti_pipeline.cli")
 PNCTI_JOB = "pncti_anual_job"
 GPEDC_JOB = "gpedc_job"
 PUBLISH_JOB = "publicacion_job"
-YEARLY_SOURCES = ("declaraciones", "registros")
 
 
 def ensure_dagster_home() -> Path:
@@ -31,18 +35,6 @@ def ensure_dagster_home() -> Path:
         shutil.copyfile(PROJECT_ROOT / "dagster.yaml", config)
     os.environ["DAGSTER_HOME"] = str(home)
     return home
-
-
-def landing_years(settings: Settings) -> list[int]:
-    from cti_pipeline.landing.discovery import discover_years
-
-    years: set[int] = set()
-    for source in YEARLY_SOURCES:
-        found, warnings = discover_years(settings.paths.landing_dir / source)
-        years.update(found)
-        for warning in warnings:
-            log.warning(warning)
-    return sorted(years)
 
 
 @dataclass
@@ -110,21 +102,43 @@ def plan_runs(defs, chosen, with_years: bool) -> Plan:
     return plan
 
 
-def run_job(defs, instance, job_name: str, partition_key: str | None, keys) -> RunSummary | None:
+def run_job(defs, instance, job_name: str, partition_key: str | None, keys, tags: dict[str, str] | None = None,
+            progress: Progress | None = None) -> RunSummary | None:
     """Run `job_name` in process: the whole job when `keys` is None, else only those assets (none: no run)."""
     if keys is not None and not keys:
         return None
     import dagster as dg
 
     job = defs.resolve_job_def(job_name)
-    result = job.execute_in_process(
-        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
-        instance=instance,
-        partition_key=partition_key,
-        asset_selection=sorted(keys) if keys is not None else None,
-        raise_on_error=False,
-    )
-    summary = RunSummary(label=f"{job_name}[{partition_key}]" if partition_key else job_name, success=result.success, run_id=result.run_id)
+    label = f"{job_name}[{partition_key}]" if partition_key else job_name
+    run_id = str(uuid.uuid4())
+    outcome: dict[str, object] = {}
+
+    def execute() -> None:
+        try:
+            outcome["result"] = job.execute_in_process(
+                run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+                instance=instance,
+                partition_key=partition_key,
+                asset_selection=sorted(keys) if keys is not None else None,
+                raise_on_error=False,
+                run_id=run_id,
+                tags=tags,
+            )
+        except BaseException as error:  # noqa: BLE001 - handed to the main thread
+            outcome["error"] = error
+
+    # Dagster runs in a worker thread: in the main thread it would capture SIGTERM and SIGINT and, while a step
+    # waits for the duckdb pool, never look at them again. Here this thread keeps them (stop_on_signal).
+    worker = threading.Thread(target=execute, name=f"run-{run_id[:8]}", daemon=True)
+    with (progress or Progress(enabled=False)).run(label, instance, run_id), stop_on_signal(instance, run_id, label):
+        worker.start()
+        while worker.is_alive():
+            worker.join(0.2)
+    if "error" in outcome:
+        raise outcome["error"]
+    result = outcome["result"]
+    summary = RunSummary(label=label, success=result.success, run_id=result.run_id)
     for event in result.all_events:
         if event.event_type_value == "ASSET_MATERIALIZATION":
             metadata = event.event_specific_data.materialization.metadata
@@ -140,6 +154,74 @@ def run_job(defs, instance, job_name: str, partition_key: str | None, keys) -> R
         elif event.event_type_value == "STEP_FAILURE":
             summary.failed_steps.append(f"{event.step_key}: {root_cause(event.event_specific_data.error)}")
     return summary
+
+
+@contextmanager
+def stop_on_signal(instance, run_id: str, label: str):
+    """SIGTERM or SIGINT (Ctrl-C) stop the command at once, even while its run waits for the duckdb pool: the
+    run is marked canceled and gives back any slot. A step cut short leaves the warehouse as it was (each year
+    is written in one transaction)."""
+
+    def stop(signum, _frame) -> None:
+        run = instance.get_run_by_id(run_id)
+        if run is not None and not run.is_finished:
+            instance.report_run_canceled(run, f"cti-pipeline stopped by signal {signal.Signals(signum).name}")
+            instance.event_log_storage.free_concurrency_slots_for_run(run_id)
+        print(f"\n{label}: stopped by {signal.Signals(signum).name}; run {run_id} canceled", file=sys.stderr, flush=True)
+        os._exit(128 + signum)
+
+    previous = {signum: signal.signal(signum, stop) for signum in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+class Progress:
+    """On a terminal, what a long materialize is doing: "[2/3] pncti_anual_job[2024]", each step as it ends,
+    and the elapsed time (read from the run's own events while it runs)."""
+
+    def __init__(self, total: int = 0, enabled: bool | None = None, stream=None):
+        self.stream = stream or sys.stderr
+        self.enabled = self.stream.isatty() if enabled is None else enabled
+        self.total, self.done, self.started = total, 0, time.monotonic()
+
+    @contextmanager
+    def run(self, label: str, instance, run_id: str):
+        self.done += 1
+        if not self.enabled:
+            yield
+            return
+        print(f"[{self.done}/{self.total}] {label} …", file=self.stream, flush=True)
+        stop = threading.Event()
+        watcher = threading.Thread(target=self._watch, args=(instance, run_id, stop), daemon=True)
+        watcher.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            watcher.join()
+            print(f"[{self.done}/{self.total}] {label} done, {self.elapsed()} elapsed", file=self.stream, flush=True)
+
+    def elapsed(self) -> str:
+        seconds = int(time.monotonic() - self.started)
+        return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
+
+    def _watch(self, instance, run_id: str, stop: threading.Event) -> None:
+        import dagster as dg
+
+        seen = 0
+        while not stop.wait(1.0):
+            try:
+                records = instance.get_records_for_run(run_id=run_id, of_type={dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE}).records
+            except Exception:  # the run's storage is not there yet
+                continue
+            for record in records[seen:]:
+                event = record.event_log_entry.dagster_event
+                state = "done" if event.event_type == dg.DagsterEventType.STEP_SUCCESS else "FAILED"
+                print(f"    step {event.step_key} {state} ({self.elapsed()})", file=self.stream, flush=True)
+            seen = len(records)
 
 
 def root_cause(error) -> str:
@@ -167,11 +249,14 @@ def summary_lines(summary: RunSummary) -> list[str]:
     return lines
 
 
-def materialize(years: list[int] | None, selection: str | None) -> int:
+def materialize(years: list[int] | None, selection: str | None, allow_empty: bool = False) -> int:
     ensure_dagster_home()
     import dagster as dg
 
+    from cti_pipeline.defs.partitions import add_years
     from cti_pipeline.definitions import defs as load_defs
+    from cti_pipeline.landing.discovery import YEARLY_SOURCES, years_with_files
+    from cti_pipeline.publishing import needs_publication
 
     settings = Settings.from_env()
     defs = load_defs()
@@ -186,28 +271,26 @@ def materialize(years: list[int] | None, selection: str | None) -> int:
     if chosen is not None and not (plan.yearly or plan.gpedc or plan.publish):
         print(f"--select {selection!r}: nothing to run", file=sys.stderr)
         return 2
-    instance = dg.DagsterInstance.get()
-    partitions = defs.resolve_job_def(PNCTI_JOB).partitions_def
-    valid = set(partitions.get_partition_keys(dynamic_partitions_store=instance))
-    unknown = [year for year in years or [] if str(year) not in valid]
-    if unknown:
-        print(f"no such year partition: {', '.join(map(str, unknown))} (partitions run {min(valid)}–{max(valid)})", file=sys.stderr)
-        return 2
-    run_years = years or []
-    if not years:
-        found = landing_years(settings)
-        run_years = [year for year in found if str(year) in valid]
-        for year in sorted(set(found) - set(run_years)):
-            print(f"year folder {year} under landing/ is outside the partitions ({min(valid)}–{max(valid)}); skipped", file=sys.stderr)
-    summaries: list[RunSummary] = []
-    for year in run_years:
-        summaries.append(run_job(defs, instance, PNCTI_JOB, str(year), plan.yearly))
-    summaries.append(run_job(defs, instance, GPEDC_JOB, None, plan.gpedc))
+    with_input, warnings = years_with_files(settings.paths.landing_dir, YEARLY_SOURCES)
+    for warning in warnings:
+        log.warning(warning)
+    instance = prepared_instance()
+    run_years = sorted(with_input) if not years else []
+    for year in years or []:
+        if year in with_input or allow_empty:
+            run_years.append(year)
+        else:
+            print(f"{year}: no file under landing/declaraciones/{year}/ or landing/registros/{year}/; nothing materialised "
+                  "(--allow-empty materialises an empty year on purpose)", file=sys.stderr)
+    if plan.yearly is None or plan.yearly:
+        add_years(instance, run_years)
+    runs = [(PNCTI_JOB, str(year), plan.yearly, year_tags(settings, year)) for year in run_years]
+    runs.append((GPEDC_JOB, None, plan.gpedc, folder_tags(settings, "gpedc", "ronda4")))
+    progress = Progress(total=sum(keys is None or bool(keys) for _, _, keys, _ in runs))
+    summaries = [run_job(defs, instance, job, key, keys, tags, progress) for job, key, keys, tags in runs]
+    summaries = [summary for summary in summaries if summary]
     # A successful run that changed marts without publishing them (GPEDC, --select) is followed by the
     # publication job, as the daemon's run-status sensor does for UI runs (defs/publishing.py).
-    from cti_pipeline.publishing import needs_publication
-
-    summaries = [summary for summary in summaries if summary]
     if plan.publish:  # selected publication assets run once, after what they publish
         summaries.append(run_job(defs, instance, PUBLISH_JOB, None, plan.publish))
     elif any(s.success and needs_publication(s.materialized) for s in summaries):
@@ -226,18 +309,89 @@ def materialize(years: list[int] | None, selection: str | None) -> int:
         for step in summary.failed_steps:
             print(f"    failed step: {step}")
     if not summaries:
-        print("  nothing to materialise: no year folders under landing/" + (" (and the GPEDC round runs without --year)" if years else ""))
+        print("  nothing to materialise: no year with files under landing/" + (" (and the GPEDC round runs without --year)" if years else ""))
     return 0 if all(s.success for s in summaries) else 1
 
 
-def sample_data(out: Path, years: list[int], rows: int, seed: int) -> int:
-    from cti_pipeline.defs.partitions import yearly_partitions
+def prepared_instance():
+    """The Dagster instance, with runs whose process is gone marked failed (their duckdb slot freed) and the
+    duckdb pool given its slots before this command's runs claim one."""
+    import dagster as dg
 
-    partitions = yearly_partitions.get_partition_keys()
-    for year in years:
-        if str(year) not in partitions:
-            print(f"warning: year {year} is outside the partitions ({partitions[0]}–{partitions[-1]}): materialize will skip it", file=sys.stderr)
+    from cti_pipeline.defs.automation.dead_runs import ensure_pool_limit, reap_dead_runs
+
+    instance = dg.DagsterInstance.get()
+    ensure_pool_limit(instance)
+    for run_id in reap_dead_runs(instance):
+        print(f"run {run_id} had been interrupted (its process is gone): marked failed, its duckdb slot freed", file=sys.stderr)
+    return instance
+
+
+def folder_tags(settings: Settings, prefix: str, group: str) -> dict[str, str]:
+    """The tag the file-drop sensors look for: this run read these files (defs/automation/sensors.py)."""
+    from cti_pipeline.defs.automation.sensors import handled_tags
+    from cti_pipeline.landing import settle
+
+    folder = settings.paths.landing_dir / prefix / group
+    files = settle.observe_folder(folder)
+    return handled_tags(prefix, group, settle.fingerprint(f"{prefix}/{group}", files)) if files else {}
+
+
+def year_tags(settings: Settings, year: int) -> dict[str, str]:
+    from cti_pipeline.landing.discovery import YEARLY_SOURCES
+
+    return {k: v for source in YEARLY_SOURCES for k, v in folder_tags(settings, source, str(year)).items()}
+
+
+def withdraw_year(year: int) -> int:
+    """Take a year out of the warehouse, the exports, BI and the partitions (e.g. one materialised by mistake)."""
+    ensure_dagster_home()
+    import dagster as dg
+
+    from cti_pipeline.contracts.tables import yearly_tables
+    from cti_pipeline.defs.partitions import YEARS
+    from cti_pipeline.definitions import defs as load_defs
+    from cti_pipeline.landing.discovery import YEARLY_SOURCES, years_with_files
+    from cti_pipeline.outputs import year_outputs
+    from cti_pipeline.warehouse import delete_year
+
+    settings = Settings.from_env()
+    with_input, _ = years_with_files(settings.paths.landing_dir, YEARLY_SOURCES)
+    if year in with_input:
+        folders = ", ".join(f"landing/{source}/{year}/" for source in with_input[year])
+        print(f"{year} still has files in {folders}: move them away first, or the file-drop sensors add the year again",
+              file=sys.stderr)
+        return 2
+    import duckdb
+
+    deleted = {}
+    if settings.warehouse.exists():
+        with duckdb.connect(str(settings.warehouse)) as conn:
+            deleted = delete_year(conn, year, yearly_tables())
+    removed = year_outputs(settings.paths.exports_dir, year)
+    for path in removed:
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+    for origen in YEARLY_SOURCES:
+        shutil.rmtree(settings.paths.read_cache_dir(origen, year), ignore_errors=True)
+    instance = prepared_instance()
+    if instance.has_dynamic_partition(YEARS, str(year)):
+        instance.delete_dynamic_partition(YEARS, str(year))
+    publication = run_job(load_defs(), instance, PUBLISH_JOB, None, None)
+    print(f"{year} withdrawn: {sum(deleted.values())} rows from {len([t for t, n in deleted.items() if n])} tables, "
+          f"{len(removed)} export(s); partition removed; BI republished ({'OK' if publication.success else 'FAILED'})")
+    return 0 if publication.success else 1
+
+
+def sample_data(out: Path, years: list[int], rows: int, seed: int) -> int:
+    import datetime as dt
+
+    from cti_pipeline.landing.discovery import FIRST_YEAR
     from cti_pipeline.sample import write_sample_data
+
+    last = dt.date.today().year + 1
+    for year in years:
+        if not FIRST_YEAR <= year <= last:
+            print(f"warning: year {year} is outside the years of data ({FIRST_YEAR}–{last}): materialize will skip it", file=sys.stderr)
 
     landing = write_sample_data(out, years, rows, seed)
     print(f"sample data written to {landing}")
@@ -273,19 +427,30 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser(
         "materialize",
         help="materialise assets through Dagster (recorded at DAGSTER_HOME, visible in the UI)",
-        description="Without --year: every year found under landing/ plus the GPEDC round. With --year: only "
-        "those years' partitions. Exits 1 when a step fails (quarantined rows or files are not failures), 2 on a year that is no partition "
-        "or a --select that matches nothing to run.",
+        description="Without --year: every year with files under landing/ plus the GPEDC round. With --year: only "
+        "those years (a year with no landed file is skipped, with a message, unless --allow-empty). Exits 1 when a step fails "
+        "(quarantined rows or files are not failures), 2 on a --select that matches nothing to run. On a terminal it shows "
+        "each run and step as it ends.",
     )
-    run.add_argument("--year", type=int, action="append", dest="years", metavar="Y", help="a year partition (repeatable)")
+    run.add_argument("--year", type=int, action="append", dest="years", metavar="Y", help="a year (repeatable); a year without any landed file is not materialised unless --allow-empty")
+    run.add_argument("--allow-empty", action="store_true", help="materialise a --year even when no file landed for it (an all-ND year)")
     run.add_argument("--select", metavar="DAGSTER_SELECTION", help='asset selection, e.g. "group:declaraciones" or "key:staging/declaraciones" (an asset made together '
                      'with others, like the three of the declarations, brings them along)')
 
+    withdraw = commands.add_parser(
+        "withdraw-year",
+        help="take a year out of the warehouse, its exports, BI and the year partitions (e.g. one materialised by mistake)",
+        description="Deletes the year's rows from every yearly table (raw, staging, quarantine, marts, meta), its reports and "
+        "follow-up workbooks, removes the year partition and republishes BI (bi.duckdb, Parquet, CTI_PUBLISH_URL). Refused "
+        "while landing/ still holds files of that year.",
+    )
+    withdraw.add_argument("year", type=int, help="the year to withdraw")
+
     sample = commands.add_parser("sample-data", help="write realistic, deterministic sample inputs (with some bad files and rows)")
     sample.add_argument("--out", type=Path, required=True, help="a data dir (files go to DIR/landing/) or a landing dir")
-    sample.add_argument("--years", type=int, nargs="+", default=[2023, 2024])
+    sample.add_argument("--years", type=int, nargs="+", default=[2023, 2024], help="years of declarations and records (default 2023 2024)")
     sample.add_argument("--rows", type=positive_int, default=480, help="declaration rows per year (default 480)")
-    sample.add_argument("--seed", type=int, default=2030)
+    sample.add_argument("--seed", type=int, default=2030, help="random seed: the same seed writes the same bytes (default 2030)")
 
     blank = commands.add_parser("template", help="write a blank Excel template with dropdowns and validation")
     blank.add_argument("kind", choices=["declaracion", "registros", "gpedc"])
@@ -298,7 +463,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
     if args.command == "materialize":
-        return materialize(args.years, args.select)
+        return materialize(args.years, args.select, args.allow_empty)
+    if args.command == "withdraw-year":
+        return withdraw_year(args.year)
     if args.command == "sample-data":
         return sample_data(args.out, args.years, args.rows, args.seed)
     return template(args.kind, args.name, args.out)

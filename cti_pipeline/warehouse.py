@@ -121,6 +121,26 @@ def replace_partitions(conn: duckdb.DuckDBPyConnection, writes: list[TableWrite]
     return inserted
 
 
+def delete_year(conn: duckdb.DuckDBPyConnection, anio: int, tables: Mapping[str, tuple[str, ...] | None]) -> dict[str, int]:
+    """Delete one year's rows from `tables` (table → the `origen` values to delete, None for all), in one
+    transaction; rows deleted per table (tables that do not exist are skipped)."""
+    deleted: dict[str, int] = {}
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        for table, origenes in tables.items():
+            if not table_exists(conn, table):
+                continue
+            sql, params = f"DELETE FROM {qualified(table)} WHERE anio = ?", [anio]
+            if origenes is not None:
+                sql, params = sql + " AND list_contains(?, origen)", [anio, list(origenes)]
+            deleted[table] = conn.execute(sql, params).fetchone()[0]
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return deleted
+
+
 def table_exists(conn: duckdb.DuckDBPyConnection, table: str) -> bool:
     schema, name = table.split(".", 1)
     return bool(conn.execute(

@@ -119,3 +119,15 @@ def file_counts(raw: pd.DataFrame) -> pd.DataFrame:
     """Per file of a raw frame: rows read and their fates (the test's own count of the "nothing lost" identity)."""
     counts = pd.crosstab(raw["archivo"], raw["estado_fila"]).reindex(columns=["staged", "quarantined", "superseded"], fill_value=0)
     return counts.assign(leidas=counts.sum(axis=1)).reset_index()
+
+
+def materialize_year(assets, resources, year: int | str, **kwargs):
+    """`dg.materialize` of a year partition on the test's instance (DAGSTER_HOME), with the year added as
+    the sensors and the command line add it."""
+    import dagster as dg
+
+    from cti_pipeline.defs.partitions import add_years
+
+    with dg.DagsterInstance.get() as instance:
+        add_years(instance, [year])
+        return dg.materialize(assets, resources=resources, partition_key=str(year), instance=instance, **kwargs)

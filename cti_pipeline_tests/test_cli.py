@@ -99,7 +99,6 @@ def test_select_brings_the_assets_made_together_and_runs_only_what_it_names(data
         (["--select", ""], "is not a valid asset selection"),
         (["--select", "status:MISSING"], "is not a valid asset selection"),
         (["--select", "key:nosuch"], "matches no asset"),
-        (["--year", "1999"], "no such year partition: 1999"),
         (["--year", "2024", "--select", "group:gpedc"], "the GPEDC round runs without --year"),
     ],
 )
@@ -108,6 +107,49 @@ def test_a_selection_or_year_that_names_nothing_to_run_is_refused_with_exit_2_an
     assert main(["materialize", *arguments]) == 2
     assert said in capsys.readouterr().err
     assert dg.DagsterInstance.get().get_run_records() == []
+
+
+def test_a_year_without_input_is_not_materialised_into_marts_reports_or_bi_unless_asked(data_dir, capsys):
+    main(["sample-data", "--out", str(data_dir), "--years", "2024", "--rows", "20"])
+    assert main(["materialize", "--year", "2024"]) == 0
+    bi = data_dir / "warehouse" / "bi.duckdb"
+    before = bi.read_bytes()
+    runs = len(dg.DagsterInstance.get().get_run_records())
+
+    assert main(["materialize", "--year", "2025"]) == 0
+    assert "2025: no file under landing/declaraciones/2025/ or landing/registros/2025/; nothing materialised" in capsys.readouterr().err
+    assert bi.read_bytes() == before and not list((data_dir / "exports").glob("*2025*"))
+    with dg.DagsterInstance.get() as instance:
+        assert len(instance.get_run_records()) == runs and instance.get_dynamic_partitions("anio") == ["2024"]
+
+    assert main(["materialize", "--year", "2025", "--allow-empty", "--select", "group:pncti"]) == 0  # asked for: an all-ND year
+    with duckdb.connect(str(data_dir / "warehouse" / "cti.duckdb"), read_only=True) as conn:
+        assert conn.execute("SELECT count(*), count(valor) FROM marts.pncti_indicadores WHERE anio = 2025").fetchone() == (18, 0)
+
+
+def test_withdraw_year_takes_a_year_out_of_the_warehouse_exports_bi_and_partitions(data_dir, capsys):
+    main(["sample-data", "--out", str(data_dir), "--years", "2024", "--rows", "20"])
+    assert main(["materialize", "--year", "2024"]) == 0
+    assert main(["materialize", "--year", "2025", "--allow-empty"]) == 0  # by mistake
+    warehouse, bi = data_dir / "warehouse" / "cti.duckdb", data_dir / "warehouse" / "bi.duckdb"
+    with duckdb.connect(str(bi), read_only=True) as conn:
+        assert conn.execute("SELECT count(*) FROM marts.pncti_indicadores WHERE anio = 2025").fetchone() == (18,)
+    assert (data_dir / "exports" / "reporte_cumplimiento_pncti_2025.docx").exists()
+
+    assert main(["withdraw-year", "2024"]) == 2  # its files are still in landing/
+    assert "landing/declaraciones/2024/" in capsys.readouterr().err
+    assert main(["withdraw-year", "2025"]) == 0
+    assert "2025 withdrawn" in capsys.readouterr().out
+    for path in (warehouse, bi):
+        with duckdb.connect(str(path), read_only=True) as conn:
+            years = conn.execute("SELECT DISTINCT anio FROM marts.pncti_indicadores ORDER BY anio").fetchall()
+            assert years == [(2024,)], path
+    with duckdb.connect(str(warehouse), read_only=True) as conn:
+        assert conn.execute("SELECT count(*) FROM meta.huellas WHERE anio = 2025").fetchone() == (0,)
+        assert conn.execute("SELECT count(*) FROM staging.declaraciones WHERE anio = 2024").fetchone()[0] > 0
+    assert not list((data_dir / "exports").glob("*2025*")) and (data_dir / "exports" / "reporte_cumplimiento_pncti_2024.docx").exists()
+    with dg.DagsterInstance.get() as instance:
+        assert instance.get_dynamic_partitions("anio") == ["2024"]
 
 
 def test_a_selection_runs_each_asset_once_in_the_job_that_owns_it(data_dir: Path, capsys: pytest.CaptureFixture):
@@ -129,14 +171,14 @@ def test_a_selection_runs_each_asset_once_in_the_job_that_owns_it(data_dir: Path
 def test_a_selection_on_an_empty_landing_zone_has_nothing_to_do_and_says_so(data_dir: Path, capsys: pytest.CaptureFixture):
     (data_dir / "landing").mkdir(parents=True, exist_ok=True)
     assert main(["materialize", "--select", "group:declaraciones"]) == 0
-    assert "nothing to materialise: no year folders under landing/" in capsys.readouterr().out
+    assert "nothing to materialise: no year with files under landing/" in capsys.readouterr().out
     assert dg.DagsterInstance.get().get_run_records() == []
 
 
-def test_sample_data_refuses_a_row_count_below_one_and_warns_of_a_year_outside_the_partitions(tmp_path: Path, capsys: pytest.CaptureFixture):
+def test_sample_data_refuses_a_row_count_below_one_and_warns_of_a_year_that_is_no_year_of_data(tmp_path: Path, capsys: pytest.CaptureFixture):
     with pytest.raises(SystemExit) as refused:
         main(["sample-data", "--out", str(tmp_path / "a"), "--rows", "-5"])
     assert refused.value.code == 2 and "must be 1 or more" in capsys.readouterr().err
     assert not (tmp_path / "a").exists()
     assert main(["sample-data", "--out", str(tmp_path / "b"), "--years", "2030", "--rows", "10"]) == 0
-    assert "year 2030 is outside the partitions" in capsys.readouterr().err
+    assert "year 2030 is outside the years of data" in capsys.readouterr().err

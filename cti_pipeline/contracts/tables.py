@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cti_pipeline.contracts.columns import SourceSpec
+from cti_pipeline.contracts.registros import KINDS
 
 Columns = dict[str, str]
 
@@ -206,3 +207,22 @@ CTI_EJECUCION: Columns = {
     "beneficiarios": "BIGINT",
     "entidades": "BIGINT",
 }
+
+
+# Tables whose `anio` is the year partition, and the `origen` values of a yearly source where a table holds
+# several sources (withdrawing a year deletes exactly these rows; the GPEDC round is not yearly).
+def yearly_tables() -> dict[str, tuple[str, ...] | None]:
+    yearly_origins = ("declaraciones", "registros", *KINDS)
+    return {
+        "raw.declaraciones": None,
+        "staging.declaraciones": None,
+        "raw.registros": None,
+        **{f"staging.{kind}": None for kind in KINDS},
+        "quarantine.filas_rechazadas": yearly_origins,
+        "quarantine.archivos_rechazados": yearly_origins,
+        "meta.archivos": ("declaraciones", "registros"),
+        "meta.huellas": ("declaraciones", "registros"),
+        "marts.pncti_indicadores": None,
+        "marts.cti_ejecucion": None,
+        "marts.declaracion_cumplimiento": None,
+    }

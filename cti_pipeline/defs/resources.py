@@ -11,7 +11,10 @@ import dagster as dg
 import duckdb
 from dagster_duckdb import DuckDBResource
 
+from cti_pipeline import processes
 from cti_pipeline.settings import DEVELOPMENT_PII_SALT, DataPaths, Settings
+
+PROCESS_TAG = "cti/proceso"
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +30,11 @@ class CtiConfig(dg.ConfigurableResource):
     @property
     def paths(self) -> DataPaths:
         return DataPaths(Path(self.data_dir))
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        """Record the run's process, so a run killed outright can be told from a live one (automation/dead_runs.py)."""
+        if context.instance is not None and context.run is not None:
+            context.instance.add_run_tags(context.run.run_id, {PROCESS_TAG: processes.identity()})
 
 
 class WarehouseResource(DuckDBResource):

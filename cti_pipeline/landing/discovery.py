@@ -6,6 +6,7 @@ Symbolic links are never followed (`follow_symlinks=False` everywhere).
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 from dataclasses import dataclass, field
@@ -13,8 +14,10 @@ from pathlib import Path
 
 from cti_pipeline.settings import MAX_FILE_BYTES
 
-YEAR_FOLDER = re.compile(r"^\d{4}$")
+YEAR_FOLDER = re.compile(r"^[0-9]{4}$")
+FIRST_YEAR = 2000  # a year folder outside FIRST_YEAR .. next year is a typo, not a year of data
 ACCEPTED_SUFFIXES = (".xlsx", ".csv")
+YEARLY_SOURCES = ("declaraciones", "registros")  # landing/<source>/<anio>/: the sources whose folders are years
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,26 @@ def discover_years(source_dir: Path) -> tuple[list[int], list[str]]:
         else:
             years.append(int(entry.name))
     return years, warnings
+
+
+def years_with_files(landing_dir: Path, sources: tuple[str, ...], today: dt.date | None = None) -> tuple[dict[int, list[str]], list[str]]:
+    """Per year, the sources whose `landing/<source>/<anio>/` folder holds at least one file (a year with
+    input), and warnings for year folders outside FIRST_YEAR .. next year. Only scandir, no file opened."""
+    last = (today or dt.date.today()).year + 1
+    years: dict[int, list[str]] = {}
+    warnings: list[str] = []
+    for source in sources:
+        found, source_warnings = discover_years(landing_dir / source)
+        warnings += source_warnings
+        for year in found:
+            folder = landing_dir / source / str(year)
+            if not any(not is_ignored_silently(entry.name) for entry in os.scandir(folder)):
+                continue
+            if not FIRST_YEAR <= year <= last:
+                warnings.append(f"{folder}: {year} is not a year of data ({FIRST_YEAR}–{last}), ignored")
+                continue
+            years.setdefault(year, []).append(source)
+    return dict(sorted(years.items())), warnings
 
 
 def discover_files(year_dir: Path) -> Discovery:

@@ -34,6 +34,14 @@ def write_bytes_atomic(path: Path, payload: bytes) -> Path:
     return path
 
 
+def year_outputs(exports_dir: Path, anio: int) -> list[Path]:
+    """Everything written for one year under the exports folder (reports, feedback, follow-up lists) and the
+    records that let them be kept (`.huellas/`)."""
+    root = Path(exports_dir)
+    found = [*root.glob(f"*_{anio}.*"), *root.glob(f".huellas/*_{anio}.json"), *root.glob(f"*/{anio}")]
+    return sorted(path for path in found if path.exists())
+
+
 def html_table(headers: list[str], rows: list[list[object]]) -> str:
     """A plain HTML table; every header and cell is escaped."""
     e = html.escape

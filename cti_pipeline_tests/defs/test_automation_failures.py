@@ -10,6 +10,7 @@ import pytest
 
 from cti_pipeline.defs.automation.failures import cti_run_failure_sensor, landing_folder
 from cti_pipeline.settings import SHIPPED_REFERENCE_DIR
+from cti_pipeline.defs.partitions import add_years
 from cti_pipeline_tests.factories import declaracion_row, write_xlsx
 
 DECLARACIONES = [dg.AssetKey(["raw", "declaraciones"]), dg.AssetKey(["staging", "declaraciones"]), dg.AssetKey(["quarantine", "declaraciones"])]
@@ -30,6 +31,7 @@ def failed_run(defs: dg.Definitions, data_dir: Path, tags: dict[str, str] | None
     write_xlsx(data_dir / "landing" / "declaraciones" / "2024" / "entidad.xlsx", [declaracion_row()])
     break_exchange_rates(data_dir)
     instance = dg.DagsterInstance.ephemeral()
+    add_years(instance, [2024])
     result = defs.resolve_job_def("pncti_anual_job").execute_in_process(
         partition_key="2024", asset_selection=DECLARACIONES, instance=instance, raise_on_error=False, tags=tags
     )

@@ -12,6 +12,7 @@ import pytest
 
 from cti_pipeline.domain.roadmap import RoadmapError
 from cti_pipeline.settings import SHIPPED_REFERENCE_DIR
+from cti_pipeline_tests.factories import declaracion_row, write_csv
 
 LIMA = ZoneInfo("America/Lima")
 PHASE_SCHEDULES = {  # schedule → (phase, job, cron) as the contract automation.md fixes them
@@ -42,8 +43,15 @@ def at(day: dt.date, hour: int = 7) -> dt.datetime:
 
 def evaluate(defs: dg.Definitions, name: str, when: dt.datetime):
     schedule = defs.resolve_schedule_def(name)
-    context = dg.build_schedule_context(scheduled_execution_time=when, repository_def=defs.get_repository_def(), resources=defs.resources)
-    return schedule.evaluate_tick(context)
+    instance = dg.DagsterInstance.get()  # the test's DAGSTER_HOME
+    with dg.build_schedule_context(
+        instance_ref=instance.get_ref(), scheduled_execution_time=when, repository_def=defs.get_repository_def(), resources=defs.resources
+    ) as context:
+        return schedule.evaluate_tick(context)
+
+
+def land_declaration(data_dir: Path, year: int) -> None:
+    write_csv(data_dir / "landing" / "declaraciones" / str(year) / "entidad.csv", [declaracion_row(anio=year)])
 
 
 def test_every_schedule_runs_in_lima_and_starts_running(defs: dg.Definitions):
@@ -56,22 +64,29 @@ def test_every_schedule_runs_in_lima_and_starts_running(defs: dg.Definitions):
 
 
 @pytest.mark.parametrize("year", [2021, 2025, 2026])
-def test_pncti_anual_targets_the_previous_year(defs: dg.Definitions, year: int):
+def test_pncti_anual_targets_the_previous_year_and_adds_it_as_a_partition(defs: dg.Definitions, data_dir: Path, year: int):
+    land_declaration(data_dir, year - 1)
     result = evaluate(defs, "pncti_anual", dt.datetime(year, 4, 1, 6, tzinfo=LIMA))
     [request] = result.run_requests
     assert request.partition_key == str(year - 1)
     assert result.skip_message is None
+    with dg.DagsterInstance.get() as instance:
+        assert instance.get_dynamic_partitions("anio") == [str(year - 1)]
 
 
-def test_pncti_anual_reads_the_tick_in_lima_time(defs: dg.Definitions):
+def test_pncti_anual_reads_the_tick_in_lima_time(defs: dg.Definitions, data_dir: Path):
     # 1 January 03:00 UTC is still 31 December in Lima: the year before that is the target.
+    land_declaration(data_dir, 2024)
     result = evaluate(defs, "pncti_anual", dt.datetime(2026, 1, 1, 3, tzinfo=dt.timezone.utc))
     assert result.run_requests[0].partition_key == "2024"
 
 
-def test_pncti_anual_skips_a_year_before_the_partitions(defs: dg.Definitions):
-    result = evaluate(defs, "pncti_anual", dt.datetime(2019, 4, 1, 6, tzinfo=LIMA))
-    assert result.run_requests == [] and "2018" in result.skip_message
+def test_pncti_anual_skips_a_year_nobody_filed(defs: dg.Definitions, data_dir: Path):
+    land_declaration(data_dir, 2024)
+    result = evaluate(defs, "pncti_anual", dt.datetime(2024, 4, 1, 6, tzinfo=LIMA))
+    assert result.run_requests == [] and "2023" in result.skip_message
+    with dg.DagsterInstance.get() as instance:
+        assert instance.get_dynamic_partitions("anio") == []
 
 
 def test_phase_schedules_target_their_jobs(defs: dg.Definitions):

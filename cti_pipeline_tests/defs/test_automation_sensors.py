@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import uuid
 from pathlib import Path
 
 import dagster as dg
 
-from cti_pipeline.defs.partitions import yearly_partitions
+from cti_pipeline.defs.automation.sensors import handled_tags
+from cti_pipeline.landing.discovery import FIRST_YEAR
+from cti_pipeline.landing.settle import fingerprint as fp_fingerprint
+from cti_pipeline.landing.settle import observe_folder as fp_observe
 from cti_pipeline_tests.factories import declaracion_row, write_csv, write_xlsx
 
 
@@ -18,12 +22,16 @@ class Daemon:
     def __init__(self, defs: dg.Definitions, name: str, cursor: str | None = None):
         self.defs = defs
         self.sensor = defs.resolve_sensor_def(name)
-        self.instance = dg.DagsterInstance.ephemeral()
+        self.instance = dg.DagsterInstance.get()  # persistent (the test's DAGSTER_HOME), as the daemon's is
         self.cursor = cursor
 
     def tick(self) -> list[dg.RunRequest]:
-        context = dg.build_sensor_context(cursor=self.cursor, instance=self.instance, definitions=self.defs, resources=self.defs.resources)
-        result = self.sensor.evaluate_tick(context)
+        with dg.build_sensor_context(
+            cursor=self.cursor, instance_ref=self.instance.get_ref(), definitions=self.defs, resources=self.defs.resources
+        ) as context:
+            result = self.sensor.evaluate_tick(context)
+        for request in result.dynamic_partitions_requests or []:  # what the daemon does with them
+            self.instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
         self.cursor = result.cursor
         self.last = result
         return list(result.run_requests or [])
@@ -96,7 +104,8 @@ def test_files_dropped_across_years_give_one_run_per_year(defs: dg.Definitions, 
         year = int(request.partition_key)
         assert request.tags["cti/landing"] == f"landing/declaraciones/{year}/"
         assert request.tags["cti/archivos"] == str(len(dropped[year]))
-        assert request.partition_key in yearly_partitions.get_partition_keys()
+    assert [(r.partitions_def_name, list(r.partition_keys)) for r in daemon.last.dynamic_partitions_requests] == [("anio", ["2023", "2024"])]
+    assert daemon.instance.get_dynamic_partitions("anio") == ["2023", "2024"]  # the years that landed, no other
     assert len({r.run_key for r in requests}) == 2
 
     # Same files, next tick: nothing.
@@ -197,16 +206,34 @@ def test_lock_hidden_links_and_subfolders_are_ignored(defs: dg.Definitions, data
     assert request.tags["cti/archivos"] == "1"
 
 
-def test_years_outside_the_partitions_are_skipped(defs: dg.Definitions, data_dir: Path):
+def test_folders_that_are_no_year_of_data_are_skipped_and_an_empty_year_is_no_partition(defs: dg.Definitions, data_dir: Path):
     landing = data_dir / "landing"
-    first = int(yearly_partitions.get_partition_keys()[0])
-    last = int(yearly_partitions.get_partition_keys()[-1])
-    drop_declaraciones(landing, first - 1, 1)
-    drop_declaraciones(landing, last + 1, 1)
-    drop_declaraciones(landing, last, 1)
+    this_year = dt.date.today().year
+    drop_declaraciones(landing, FIRST_YEAR - 1, 1)
+    drop_declaraciones(landing, this_year + 2, 1)
+    drop_declaraciones(landing, this_year, 1)
+    (landing / "declaraciones" / str(this_year - 1)).mkdir()  # a year folder with nothing in it
     daemon = Daemon(defs, "declaraciones_sensor")
-    assert [r.partition_key for r in daemon.settle()] == [str(last)]
+    assert [r.partition_key for r in daemon.settle()] == [str(this_year)]
     assert daemon.tick() == []  # the skipped years are not reconsidered every tick
+    assert daemon.instance.get_dynamic_partitions("anio") == [str(this_year)]
+
+
+def test_a_sensor_adopts_a_successful_run_of_the_command_line_that_read_the_same_files(defs: dg.Definitions, data_dir: Path):
+    """After scripts/up.sh the CLI has materialised every year: the daemon's first ticks must not run them again."""
+    landing = data_dir / "landing"
+    drop_declaraciones(landing, 2024, 2)
+    drop_declaraciones(landing, 2023, 1)
+    daemon = Daemon(defs, "declaraciones_sensor")
+    files = fp_observe(landing / "declaraciones" / "2024")
+    tags = handled_tags("declaraciones", "2024", fp_fingerprint("declaraciones/2024", files))
+    daemon.instance.add_run(dg.DagsterRun(job_name="pncti_anual_job", run_id=str(uuid.uuid4()), tags=tags, status=dg.DagsterRunStatus.SUCCESS))
+    daemon.instance.add_run(dg.DagsterRun(job_name="pncti_anual_job", run_id=str(uuid.uuid4()),  # a failed run is no reason to skip
+                                          tags=handled_tags("declaraciones", "2023", "otra"), status=dg.DagsterRunStatus.FAILURE))
+
+    assert [r.partition_key for r in daemon.settle()] == ["2023"]
+    drop_declaraciones(landing, 2024, 3)  # then an entity re-submits: that is new
+    assert [r.partition_key for r in daemon.settle()] == ["2024"]
 
 
 def test_registros_sensor_selects_the_registros_group_and_downstream(defs: dg.Definitions, data_dir: Path):

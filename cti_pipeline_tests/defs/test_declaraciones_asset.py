@@ -10,13 +10,13 @@ import pytest
 from cti_pipeline.contracts.tables import FILAS_RECHAZADAS
 from cti_pipeline.defs.declaraciones import declaraciones
 from cti_pipeline.warehouse import TableWrite, replace_partitions
-from cti_pipeline_tests.factories import declaracion_row, valid_ruc, write_csv, write_xlsx
+from cti_pipeline_tests.factories import materialize_year, declaracion_row, valid_ruc, write_csv, write_xlsx
 
 RUC_A = valid_ruc("2010004721")
 
 
 def materialize(resources, year: int) -> dg.ExecuteInProcessResult:
-    return dg.materialize([declaraciones], resources=resources, partition_key=str(year))
+    return materialize_year([declaraciones], resources, str(year))
 
 
 def test_materialisation_writes_raw_staging_quarantine_and_passes_its_checks(data_dir: Path, resources, warehouse):
@@ -139,17 +139,20 @@ def test_a_broken_reference_override_fails_the_step_without_touching_the_warehou
     (data_dir / "reference").mkdir()
     (data_dir / "reference" / "areas_prioritarias.csv").write_text("codigo,nombre\nAP01,sin columna clave\n")
     write_csv(year / "e.csv", [declaracion_row(ruc_entidad=RUC_A, codigo_intervencion="otra")])
-    result = dg.materialize([declaraciones], resources=resources, partition_key="2024", raise_on_error=False)
+    result = materialize_year([declaraciones], resources, "2024", raise_on_error=False)
     assert not result.success
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
     assert "lacks the column(s) es_prioritaria" in failure.event_specific_data.error.to_string()
     assert warehouse().execute("SELECT codigo_intervencion FROM staging.declaraciones").fetchall() == [("INT-001",)]
 
 
-def test_partitions_are_years(defs: dg.Definitions):
+def test_partitions_are_the_years_added_as_data_lands(defs: dg.Definitions):
     job = defs.resolve_job_def("pncti_anual_job")
-    keys = job.partitions_def.get_partition_keys()
-    assert keys[0] == "2019" and "2024" in keys and all(len(k) == 4 for k in keys)
+    assert isinstance(job.partitions_def, dg.DynamicPartitionsDefinition) and job.partitions_def.name == "anio"
+    with dg.DagsterInstance.get() as instance:
+        assert job.partitions_def.get_partition_keys(dynamic_partitions_store=instance) == []
+        instance.add_dynamic_partitions("anio", ["2024", "2023"])
+        assert sorted(job.partitions_def.get_partition_keys(dynamic_partitions_store=instance)) == ["2023", "2024"]
 
 
 def test_replace_partitions_consumes_its_list_and_keeps_no_reference_to_the_frames(tmp_path: Path):

@@ -6,11 +6,11 @@ from pathlib import Path
 import dagster as dg
 
 from cti_pipeline.defs.declaraciones import declaraciones
-from cti_pipeline_tests.factories import declaracion_row, valid_ruc, write_csv, write_xlsx
+from cti_pipeline_tests.factories import materialize_year, declaracion_row, valid_ruc, write_csv, write_xlsx
 
 
 def materialize(resources) -> dict[str, dict]:
-    result = dg.materialize([declaraciones], resources=resources, partition_key="2024")
+    result = materialize_year([declaraciones], resources, "2024")
     assert result.success
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
     assert checks == {"filas_conciliadas": True, "sin_claves_duplicadas": True, "montos_convertidos": True}

@@ -11,6 +11,8 @@ from docx import Document
 
 from cti_pipeline.defs.reportes import cumplimiento_pncti, observaciones_entidades
 from cti_pipeline.settings import PROJECT_ROOT
+from cti_pipeline.defs.partitions import add_years
+from cti_pipeline_tests.factories import materialize_year
 
 REPORT = dg.AssetKey(["reportes", "cumplimiento_pncti"])
 FEEDBACK = dg.AssetKey(["reportes", "observaciones_entidades"])
@@ -26,7 +28,7 @@ def test_reportes_assets_are_yearly_in_the_duckdb_pool_and_in_the_pncti_job(defs
         node = graph.get(key)
         assert node.group_name == "reportes"
         assert node.pools == {"duckdb"}
-        assert node.partitions_def is not None and "2023" in node.partitions_def.get_partition_keys()
+        assert node.partitions_def == defs.resolve_job_def("pncti_anual_job").partitions_def
         assert node.owners == ["team:apci"]
     assert dg.AssetKey(["marts", "pncti_indicadores"]) in graph.get(REPORT).parent_keys
     job_keys = defs.resolve_job_def("pncti_anual_job").asset_layer.asset_graph.get_all_asset_keys()
@@ -44,7 +46,7 @@ def test_report_asset_writes_docx_html_and_a_markdown_twin(data_dir: Path, setti
         )
         conn.execute("INSERT INTO marts.pncti_indicadores VALUES ('IOP.04.01', 2024, 'Iniciativas lideradas', 'OBJETIVO', "
                      "'OP.04', '%', 75, 80, 93.75, 'DISPONIBLE', 70, false)")
-    result = dg.materialize([cumplimiento_pncti], resources=resources, partition_key="2024")
+    result = materialize_year([cumplimiento_pncti], resources, "2024")
     assert result.success
     exports = data_dir / "exports"
     assert (exports / "reporte_cumplimiento_pncti_2024.docx").is_file()
@@ -63,7 +65,7 @@ def test_report_asset_writes_docx_html_and_a_markdown_twin(data_dir: Path, setti
 
 
 def test_report_asset_without_a_mart_succeeds_with_all_nd(data_dir: Path, resources):
-    result = dg.materialize([cumplimiento_pncti, observaciones_entidades], resources=resources, partition_key="2022")
+    result = materialize_year([cumplimiento_pncti, observaciones_entidades], resources, "2022")
     assert result.success
     metadata = metadata_of(result, REPORT)
     assert metadata["indicadores_disponibles"].value == 0 and metadata["indicadores_nd"].value == metadata["indicadores"].value
@@ -75,7 +77,9 @@ def test_end_to_end_2023_fixture_reproduces_the_published_report_and_flags_iop_0
     fixture = PROJECT_ROOT / "data" / "fixtures" / "2023" / "landing"
     shutil.copytree(fixture, data_dir / "landing", dirs_exist_ok=True)
     job = defs.resolve_job_def("pncti_anual_job")
-    result = job.execute_in_process(partition_key="2023", instance=dg.DagsterInstance.get(), raise_on_error=False)
+    instance = dg.DagsterInstance.get()
+    add_years(instance, [2023])
+    result = job.execute_in_process(partition_key="2023", instance=instance, raise_on_error=False)
     failed = [e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
     assert not failed, failed
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
@@ -115,7 +119,7 @@ def write_mart(settings, valor: float = 75) -> None:
 
 
 def report_run(resources) -> tuple[dict, dict[str, bool]]:
-    result = dg.materialize([cumplimiento_pncti], resources=resources, partition_key="2024")
+    result = materialize_year([cumplimiento_pncti], resources, "2024")
     assert result.success
     return metadata_of(result, REPORT), {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
 

@@ -15,7 +15,7 @@ from cti_pipeline import unchanged
 from cti_pipeline.defs.declaraciones import declaraciones
 from cti_pipeline.defs.reportes import observaciones_entidades
 from cti_pipeline.outputs.feedback import group_feedback, write_feedback
-from cti_pipeline_tests.factories import DECLARACION_HEADERS, declaracion_row, valid_ruc, write_csv, write_xlsx
+from cti_pipeline_tests.factories import materialize_year, DECLARACION_HEADERS, declaracion_row, valid_ruc, write_csv, write_xlsx
 
 RUC_A = valid_ruc("2010004721")
 RUC_B = valid_ruc("2060000001")
@@ -80,7 +80,7 @@ def read_sheet(path: Path, sheet: str) -> pd.DataFrame:
 
 
 def materialize(resources) -> dg.ExecuteInProcessResult:
-    result = dg.materialize([declaraciones, observaciones_entidades], resources=resources, partition_key="2024")
+    result = materialize_year([declaraciones, observaciones_entidades], resources, "2024")
     assert result.success
     return result
 
@@ -203,7 +203,7 @@ def file_states(folder: Path) -> dict[str, tuple[int, int]]:
 
 def feedback_only(resources) -> tuple[dict, dict[str, bool]]:
     """Materialise the feedback asset alone (the declarations stay as the warehouse holds them)."""
-    result = dg.materialize([observaciones_entidades], resources=resources, partition_key="2024")
+    result = materialize_year([observaciones_entidades], resources, "2024")
     assert result.success
     metadata = next(e.materialization.metadata for e in result.get_asset_materialization_events() if e.asset_key == FEEDBACK)
     return metadata, {e.check_name: e.passed for e in result.get_asset_check_evaluations()}

@@ -14,7 +14,7 @@ from openpyxl import load_workbook
 from cti_pipeline.cli import main
 from cti_pipeline.outputs.feedback import assert_no_formulas
 from cti_pipeline.outputs.templates import write_template
-from cti_pipeline_tests.factories import valid_ruc
+from cti_pipeline_tests.factories import materialize_year, valid_ruc
 
 DECLARACION_COLUMNS = [
     "anio", "ruc_entidad", "nombre_entidad", "tipo_entidad", "codigo_intervencion", "titulo", "fuente_cooperante",
@@ -130,7 +130,7 @@ def test_filled_declaracion_template_is_staged_with_zero_quarantine(data_dir: Pa
     written = fill_rows(path, "intervenciones", 30, 2024, overrides={"ruc_entidad": valid_ruc("2010004721")})
     assert any(r["departamento"] == "01" for r in written)  # a code with a leading zero went through
 
-    result = dg.materialize([declaraciones], resources=resources, partition_key="2024")
+    result = materialize_year([declaraciones], resources, "2024")
     assert result.success
     conn = warehouse()
     assert conn.execute("SELECT count(*) FROM quarantine.filas_rechazadas").fetchone()[0] == 0
@@ -156,7 +156,7 @@ def test_filled_registros_template_is_staged_with_zero_quarantine(kind: str, dat
     assert workbook[kind].freeze_panes == "A2"
     written = fill_rows(path, kind, 12, 2024)
 
-    result = dg.materialize([defs_registros.registros], resources=resources, partition_key="2024")
+    result = materialize_year([defs_registros.registros], resources, "2024")
     assert result.success
     conn = warehouse()
     assert conn.execute("SELECT count(*) FROM quarantine.filas_rechazadas").fetchone()[0] == 0

@@ -10,7 +10,7 @@ from cti_pipeline.defs.declaraciones import declaraciones
 from cti_pipeline.defs.pncti import cti_ejecucion_mart, pncti_indicadores
 from cti_pipeline.defs.registros import registros
 from cti_pipeline.domain.registros import canonical_person_id
-from cti_pipeline_tests.factories import declaracion_row, valid_ruc, write_csv, write_xlsx
+from cti_pipeline_tests.factories import materialize_year, declaracion_row, valid_ruc, write_csv, write_xlsx
 from cti_pipeline_tests.pncti.builders import ANIO, land, row
 
 ASSETS = [declaraciones, registros, pncti_indicadores, cti_ejecucion_mart]
@@ -18,7 +18,7 @@ DNIS = ["45678912", "01234567", "87654321", "11223344"]
 
 
 def materialize(resources, year: int = ANIO) -> dg.ExecuteInProcessResult:
-    return dg.materialize(ASSETS, resources=resources, partition_key=str(year))
+    return materialize_year(ASSETS, resources, str(year))
 
 
 def land_year(data_dir):

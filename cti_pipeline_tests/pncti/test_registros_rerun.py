@@ -10,10 +10,11 @@ from cti_pipeline.defs.registros import registros
 from cti_pipeline.defs.resources import CtiConfig
 from cti_pipeline.settings import Settings
 from cti_pipeline_tests.pncti.builders import ANIO, land, row
+from cti_pipeline_tests.factories import materialize_year
 
 
 def materialize(resources) -> tuple[dict[str, dict], dict[tuple[str, str], bool]]:
-    result = dg.materialize([registros], resources=resources, partition_key=str(ANIO))
+    result = materialize_year([registros], resources, str(ANIO))
     assert result.success
     checks = {(e.asset_key.to_user_string(), e.check_name): e.passed for e in result.get_asset_check_evaluations()}
     metadata = {e.asset_key.to_user_string(): e.materialization.metadata for e in result.get_asset_materialization_events()}

@@ -17,7 +17,7 @@ from cti_pipeline.defs.registros import registros
 from cti_pipeline.domain.registros import process_registros
 from cti_pipeline.sample import registros as sample
 from cti_pipeline.sample import write_sample_data
-from cti_pipeline_tests.factories import file_counts
+from cti_pipeline_tests.factories import materialize_year, file_counts
 
 
 def digests(root: Path) -> dict[str, str]:
@@ -46,7 +46,7 @@ def test_the_sample_has_every_kind_some_bad_rows_and_one_unknown_kind_file(tmp_p
 
 def test_the_sample_gives_a_full_indicator_table(data_dir: Path, resources, warehouse):
     write_sample_data(data_dir, [2024], rows=60, seed=2030)
-    result = dg.materialize([declaraciones, registros, pncti_indicadores, cti_ejecucion_mart], resources=resources, partition_key="2024")
+    result = materialize_year([declaraciones, registros, pncti_indicadores, cti_ejecucion_mart], resources, "2024")
     assert result.success
     conn = warehouse()
     states = dict(conn.execute("SELECT indicador, estado FROM marts.pncti_indicadores WHERE anio = 2024").fetchall())

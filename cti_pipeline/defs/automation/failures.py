@@ -7,9 +7,9 @@ and which landing folder holds the files concerned, so whoever reads it knows wh
 import dagster as dg
 
 from cti_pipeline.defs.automation.sensors import LANDING_TAG
+from cti_pipeline.landing.discovery import YEARLY_SOURCES
 
 GPEDC_FOLDER = "landing/gpedc/ronda4/"
-YEARLY_SOURCES = ("declaraciones", "registros")
 
 
 def first_line(text: str | None) -> str:

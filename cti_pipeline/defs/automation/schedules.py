@@ -10,8 +10,9 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
-from cti_pipeline.defs.partitions import yearly_partitions
+from cti_pipeline.defs.partitions import add_years
 from cti_pipeline.domain import roadmap
+from cti_pipeline.landing.discovery import YEARLY_SOURCES, years_with_files
 from cti_pipeline.defs.resources import CtiConfig
 
 TIMEZONE = "America/Lima"
@@ -35,12 +36,14 @@ def evaluation_day(context: dg.ScheduleEvaluationContext) -> dt.date:
     description="Cada 1 de abril a las 06:00 (Lima): toda la cadena PNCTI del año anterior (las declaraciones "
     "vencen en el primer trimestre).",
 )
-def pncti_anual(context: dg.ScheduleEvaluationContext):
+def pncti_anual(context: dg.ScheduleEvaluationContext, cti: CtiConfig):
     day = evaluation_day(context)
-    year = str(day.year - 1)
-    if not yearly_partitions.has_partition_key(year):
-        return dg.SkipReason(f"El año {year} no es una partición de pncti_anual_job.")
-    return dg.RunRequest(run_key=f"pncti_anual-{year}", partition_key=year, tags={"cti/origen": "pncti_anual"})
+    year = day.year - 1
+    years, _ = years_with_files(cti.paths.landing_dir, YEARLY_SOURCES, today=day)
+    if year not in years:
+        return dg.SkipReason(f"No llegó ningún archivo de {year} a landing/declaraciones/{year}/ ni a landing/registros/{year}/.")
+    add_years(context.instance, [year])  # a schedule cannot ask the daemon to add a partition as a sensor does
+    return dg.RunRequest(run_key=f"pncti_anual-{year}", partition_key=str(year), tags={"cti/origen": "pncti_anual"})
 
 
 def phase_schedule(name: str, cron_schedule: str, fase: int, job_name: str, when: str) -> dg.ScheduleDefinition:

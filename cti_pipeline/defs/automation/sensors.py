@@ -5,20 +5,45 @@ or the GPEDC round folder) is acted on when two consecutive ticks see the same f
 and modification time, and that set differs from the last one handled. The run key is the fingerprint
 of those files, so a tick that sees nothing new requests nothing and a restarted daemon (which keeps
 the cursor, and in any case de-duplicates run keys) never re-runs a handled drop.
+
+Every run that handles a folder, the sensor's or `cti-pipeline materialize`'s, carries the tag
+`cti/huella/<source>/<group>` = the fingerprint of the files it read (`handled_tags`). A sensor that has
+not handled a folder yet (a fresh instance after `scripts/up.sh`, a lost cursor) adopts a successful run
+of exactly those files instead of requesting another. A year folder that holds files becomes a
+partition when it settles (the sensor adds it).
 """
 
+from datetime import date
 
 import dagster as dg
 
 from cti_pipeline.defs import jobs as job_defs
-from cti_pipeline.defs.partitions import yearly_partitions
-from cti_pipeline.landing import settle
+from cti_pipeline.defs.partitions import YEARS
 from cti_pipeline.defs.resources import CtiConfig
+from cti_pipeline.landing import settle
+from cti_pipeline.landing.discovery import FIRST_YEAR
 
 MINIMUM_INTERVAL_SECONDS = 30
 LANDING_TAG = "cti/landing"
 FINGERPRINT_TAG = "cti/huella"
 FILES_TAG = "cti/archivos"
+
+
+def handled_tag(prefix: str, group: str) -> str:
+    return f"{FINGERPRINT_TAG}.{prefix}.{group}"  # one namespace "/" at most: Dagster tag keys
+
+
+def handled_tags(prefix: str, group: str, fingerprint: str) -> dict[str, str]:
+    """What a run that reads `landing/<prefix>/<group>/` records of the files it read."""
+    return {handled_tag(prefix, group): fingerprint}
+
+
+def already_handled(context: dg.SensorEvaluationContext, prefix: str, settled: settle.Settled) -> bool:
+    """A successful run (of this sensor, or of the command line) read exactly these files."""
+    done = context.instance.get_run_records(
+        dg.RunsFilter(tags=handled_tags(prefix, settled.group, settled.fingerprint), statuses=[dg.DagsterRunStatus.SUCCESS]), limit=1
+    )
+    return bool(done)
 
 
 def downstream_selection(asset_graph, group: str, job_selection: dg.AssetSelection) -> list[dg.AssetKey]:
@@ -46,6 +71,7 @@ def _tags(prefix: str, settled: settle.Settled) -> dict[str, str]:
         LANDING_TAG: f"landing/{prefix}/{settled.group}/",
         FINGERPRINT_TAG: settled.fingerprint,
         FILES_TAG: str(settled.files),
+        **handled_tags(prefix, settled.group, settled.fingerprint),
     }
 
 
@@ -69,12 +95,14 @@ def _result(
     scan: settle.Scan,
     step: settle.Advance,
     requests: list[dg.RunRequest],
+    new_years: list[str] = (),
 ) -> dg.SensorResult:
     cursor = settle.dump_cursor(step.cursor)
-    if requests:
+    partitions = [dg.AddDynamicPartitionsRequest(YEARS, sorted(new_years))] if new_years else []
+    if requests or partitions:
         for warning in scan.warnings:
             context.log.warning(warning)
-        return dg.SensorResult(run_requests=requests, cursor=cursor)
+        return dg.SensorResult(run_requests=requests, cursor=cursor, dynamic_partitions_requests=partitions)
     if step.waiting:
         reason = f"landing/{prefix}: waiting for {', '.join(step.waiting)} to settle (files changed since the last tick)"
     else:
@@ -96,18 +124,22 @@ def yearly_landing_sensor(source: str, description: str) -> dg.SensorDefinition:
         scan = settle.scan_years(cti.paths.landing_dir / source)
         step = settle.advance(_previous_state(context), scan, source)
         requests: list[dg.RunRequest] = []
+        new_years: list[str] = []
         if step.settled:
             if context.repository_def is None:
                 raise dg.DagsterInvariantViolationError(f"{source}_sensor needs the repository to resolve its assets")
-            selection = downstream_selection(
-                context.repository_def.asset_graph, source, job_defs.pncti_anual_job.selection
-            )
+            selection = downstream_selection(context.repository_def.asset_graph, source, job_defs.pncti_anual_job.selection)
+            years = set(context.instance.get_dynamic_partitions(YEARS))
             for settled in step.settled:
-                if not yearly_partitions.has_partition_key(settled.group):
-                    context.log.info(
-                        f"landing/{source}/{settled.group}/ changed but {settled.group} is not a partition of "
-                        f"{job_defs.pncti_anual_job.name}: skipped"
-                    )
+                if not FIRST_YEAR <= int(settled.group) <= date.today().year + 1:
+                    context.log.info(f"landing/{source}/{settled.group}/ changed but {settled.group} is not a year of data: skipped")
+                    continue
+                if settled.group not in years:
+                    if not settled.files:
+                        continue  # an emptied folder of a year that is no partition: nothing to clear
+                    new_years.append(settled.group)
+                if settled.previous is None and already_handled(context, source, settled):
+                    context.log.info(f"landing/{source}/{settled.group}/: a successful run already read these files")
                     continue
                 if not selection:
                     context.log.warning(f"no asset in group {source}: landing/{source}/{settled.group}/ not processed")
@@ -124,7 +156,7 @@ def yearly_landing_sensor(source: str, description: str) -> dg.SensorDefinition:
                         tags=_tags(source, settled),
                     )
                 )
-        return _result(context, source, scan, step, requests)
+        return _result(context, source, scan, step, requests, new_years)
 
     return _sensor
 
@@ -144,6 +176,9 @@ def folder_landing_sensor(name: str, prefix: str, folder: str, job_name: str, de
         step = settle.advance(_previous_state(context), scan, prefix)
         requests = []
         for settled in step.settled:
+            if settled.previous is None and already_handled(context, prefix, settled):
+                context.log.info(f"landing/{prefix}/{settled.group}/: a successful run already read these files")
+                continue
             context.log.info(
                 f"landing/{prefix}/{settled.group}/ settled on {settled.files} file(s) "
                 f"(fingerprint {settled.fingerprint}): requesting {job_name}"
