@@ -10,12 +10,12 @@
 # environment, which wins. State (cluster, logs, pids, users, certificate) lives in CTI_DEPLOY_DIR
 # (default .deploy/ of the checkout, git-ignored).
 #
-#   deploy/server.sh install            Debian packages (postgresql, nginx, openssl); needs root or sudo
+#   deploy/server.sh install            Debian packages (postgresql, nginx, openssl, python3-venv); root or sudo
 #   deploy/server.sh user add NAME      add a login, or change its password (asked, or read from stdin)
 #   deploy/server.sh user del NAME | user list
 #   deploy/server.sh cert               a self-signed certificate, unless CTI_TLS_CERT/CTI_TLS_KEY are set
 #   deploy/server.sh start              everything (idempotent: what runs already is left alone)
-#   deploy/server.sh stop               everything, PostgreSQL last
+#   deploy/server.sh stop [NAME]        everything, PostgreSQL last; or one of code, webserver, daemon, proxy
 #   deploy/server.sh restart code|webserver|daemon|proxy
 #   deploy/server.sh status
 set -euo pipefail
@@ -76,6 +76,7 @@ install_packages() {
   compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || wanted+=(postgresql)
   [ -x /usr/sbin/nginx ] || wanted+=(nginx)
   command -v openssl >/dev/null || wanted+=(openssl)
+  python3 -c 'import ensurepip, venv' 2>/dev/null || wanted+=(python3-venv)   # scripts/setup.sh makes .venv with it
   [ "${#wanted[@]}" = 0 ] && return 0
   log "installing Debian's ${wanted[*]}"
   local sudo=""
@@ -399,6 +400,11 @@ cmd_start() {
 }
 
 cmd_stop() {
+  if [ -n "${1:-}" ]; then   # one process (e.g. the daemon, before an upgrade or a backup)
+    [[ " ${PROCESSES[*]} " == *" $1 "* ]] || die "usage: $0 stop [code|webserver|daemon|proxy]"
+    stop_process "$1"
+    return 0
+  fi
   local i
   for ((i = ${#PROCESSES[@]} - 1; i >= 0; i--)); do stop_process "${PROCESSES[$i]}"; done
   if [ -f "$STATE/postgres/data/postmaster.pid" ]; then
@@ -436,7 +442,7 @@ main() {
   case "$command" in
     install) install_packages ;;
     start) cmd_start ;;
-    stop) cmd_stop ;;
+    stop) cmd_stop "$@" ;;
     restart) cmd_restart "$@" ;;
     status) cmd_status ;;
     user) user_cmd "$@" ;;

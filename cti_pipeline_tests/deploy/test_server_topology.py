@@ -313,7 +313,10 @@ def test_the_production_topology_behind_the_login(topology: Topology, tmp_path: 
     tags = {t["key"]: t["value"] for t in requested["tags"]}
     assert tags["dagster/partition"] == year
     assert tags["cti/landing"] == f"landing/declaraciones/{year}/"
-    assert any(requested["runId"] in tick["runIds"] for tick in api.sensor_ticks("declaraciones_sensor"))
+    # the tick records its run ids once it has submitted them, a moment after the run exists
+    wait_for("the sensor's tick to record the run", lambda: any(
+        requested["runId"] in tick["runIds"] and tick["status"] == "SUCCESS" for tick in api.sensor_ticks("declaraciones_sensor")
+    ), 60)
     assert wait_for("the sensor's run to finish", lambda: api.finished(requested["runId"]), 180) == "SUCCESS", topology.logs()
 
     # The marts reached the cti_bi database, readable by the BI role with its password (scram over TCP).
