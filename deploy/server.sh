@@ -46,9 +46,8 @@ load_settings() {
   for key in CTI_DEPLOY_DIR CTI_DATA_DIR CTI_TLS_CERT CTI_TLS_KEY; do
     [ -z "${!key:-}" ] || [[ "${!key}" == /* ]] || die "$key=${!key}: give an absolute path"
   done
-  STATE="${CTI_DEPLOY_DIR:-$ROOT/.deploy}"
-  mkdir -p "$STATE"
-  STATE="$(cd "$STATE" && pwd)"
+  STATE="${CTI_DEPLOY_DIR:-$ROOT/.deploy}"   # created by the commands that write there, not by install
+  STATE="${STATE%/}"
   export CTI_DATA_DIR="${CTI_DATA_DIR:-$STATE/data}"
   PG_PORT="${CTI_PG_PORT:-5433}"
   CODE_PORT="${CTI_CODE_SERVER_PORT:-4000}"
@@ -263,7 +262,7 @@ make_cert() {
   fi
   [ -s "$TLS_CERT" ] && [ -s "$TLS_KEY" ] && return 0
   local name="${CTI_SERVER_NAME:-$(hostname -f 2>/dev/null || hostname)}"
-  mkdir -p "$(dirname "$TLS_CERT")"
+  mkdir -p "$(dirname "$TLS_CERT")" "$STATE/logs"
   log "generating a self-signed certificate for $name, localhost and 127.0.0.1 (replace it: docs/deploy.md, TLS)"
   (umask 077 && openssl req -x509 -newkey rsa:3072 -sha256 -nodes -days 825 -subj "/CN=$name" \
     -addext "subjectAltName=DNS:$name,DNS:localhost,IP:127.0.0.1" \
