@@ -39,7 +39,12 @@ load_settings() {
       [[ "$line" =~ ^[[:space:]]*(export[[:space:]]+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$ ]] || die "$file: cannot read line: $line"
       key="${BASH_REMATCH[2]}"
       value="${BASH_REMATCH[3]}"
-      if [[ "$value" =~ ^\"(.*)\"$ ]] || [[ "$value" =~ ^\'(.*)\'$ ]]; then value="${BASH_REMATCH[1]}"; fi
+      if [[ "$value" =~ ^\"(.*)\"$ ]] || [[ "$value" =~ ^\'(.*)\'$ ]]; then
+        value="${BASH_REMATCH[1]}"
+      else   # unquoted: a comment may follow after a space, as compose reads it
+        value="${value%%[[:space:]]#*}"
+        value="${value%"${value##*[![:space:]]}"}"
+      fi
       if [ -z "${!key+set}" ]; then export "$key=$value"; fi
     done <"$file"
   fi
@@ -421,15 +426,23 @@ cmd_restart() {
   start_one "$name"
 }
 
-cmd_status() {
+cmd_status() {   # exit status 3 when something is not running
   local name pid status=0
+  local -A where=(
+    [code]="127.0.0.1:$CODE_PORT" [webserver]="127.0.0.1:$WEB_PORT" [daemon]="no port"
+    [proxy]="https://${CTI_SERVER_NAME:-$(hostname -f 2>/dev/null || hostname)}:$PROXY_PORT/"
+  )
   for name in "${PROCESSES[@]}"; do
-    if pid="$(running_group "$name")"; then echo "$name: running (process group $pid)"; else echo "$name: stopped"; status=3; fi
+    if pid="$(running_group "$name")"; then
+      echo "$name: running, ${where[$name]} (process group $pid)"
+    else
+      echo "$name: stopped, ${where[$name]}"; status=3
+    fi
   done
-  if [ -f "$STATE/postgres/data/PG_VERSION" ] && [ -f "$STATE/postgres/data/postmaster.pid" ]; then
-    echo "postgres: running (port $(cat "$STATE/postgres/port"))"
+  if [ -f "$STATE/postgres/data/postmaster.pid" ]; then
+    echo "postgres: running, 127.0.0.1:$(cat "$STATE/postgres/port") ($STATE/postgres)"
   else
-    echo "postgres: stopped"; status=3
+    echo "postgres: stopped, 127.0.0.1:$PG_PORT ($STATE/postgres)"; status=3
   fi
   return "$status"
 }

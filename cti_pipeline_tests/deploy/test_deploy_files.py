@@ -164,3 +164,30 @@ def test_logins_are_added_changed_and_removed(tmp_path: Path):
     assert user("del", "luis").returncode == 0
     assert user("list").stdout.split() == ["ana"]
     assert user("del", "nadie").returncode != 0
+
+
+def test_settings_are_read_as_compose_reads_the_env_file_and_the_environment_wins(tmp_path: Path):
+    (tmp_path / "deploy.env").write_text(
+        f"CTI_DEPLOY_DIR={tmp_path / 'state'}\n"
+        "# a comment line\n"
+        "CTI_WEBSERVER_PORT=3111   # a comment after the value\n"
+        'CTI_CODE_SERVER_PORT="4111"\n'
+        "CTI_PROXY_PORT=8443\n"
+        "CTI_SERVER_NAME=cti.ejemplo.pe\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CTI_", "DAGSTER_"))}
+    env.update(CTI_DEPLOY_ENV=str(tmp_path / "deploy.env"), CTI_PROXY_PORT="9443")
+    status = subprocess.run(["bash", str(DEPLOY / "server.sh"), "status"], env=env, capture_output=True, text=True, timeout=60)
+    assert status.returncode == 3   # nothing runs
+    assert status.stdout.splitlines() == [
+        "code: stopped, 127.0.0.1:4111",
+        "webserver: stopped, 127.0.0.1:3111",
+        "daemon: stopped, no port",
+        "proxy: stopped, https://cti.ejemplo.pe:9443/",
+        f"postgres: stopped, 127.0.0.1:5433 ({tmp_path / 'state' / 'postgres'})",
+    ]
+    assert not (tmp_path / "state").exists()   # reading settings creates nothing
+
+    (tmp_path / "deploy.env").write_text("CTI_DEPLOY_DIR=relative/state\n")
+    relative = subprocess.run(["bash", str(DEPLOY / "server.sh"), "status"], env=env, capture_output=True, text=True, timeout=60)
+    assert relative.returncode == 1 and "absolute path" in relative.stderr
