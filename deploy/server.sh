@@ -459,7 +459,7 @@ main() {
     status) cmd_status ;;
     user) user_cmd "$@" ;;
     cert) make_cert; log "certificate: $TLS_CERT" ;;
-    *) sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+    *) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}" >&2; exit 2 ;;
   esac
 }
 
