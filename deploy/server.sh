@@ -97,13 +97,26 @@ group_alive() {   # a process of group $1 still runs (an exited one waiting to b
   ps -e -o pgid=,stat= | awk -v group="$1" '$1 == group && $2 !~ /^Z/ { found = 1 } END { exit !found }'
 }
 
+start_time() {   # when process $1 started (clock ticks since boot), empty if it does not exist
+  local stat
+  stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 0
+  stat="${stat##*) }"   # after "pid (command) "
+  echo "$stat" | awk '{ print $20 }'
+}
+
 # The process group of a started process (its pid: each one leads its own session), if any member lives.
+# The pid file also holds the leader's start time: a stale file whose pid now belongs to another
+# program (after a reboot) is not ours to stop. While any member lives, no other process can get that
+# number, so a group whose leader has exited is still ours.
 running_group() {
-  local file pid
+  local file pid started now
   file="$(pidfile "$1")"
   [ -f "$file" ] || return 1
-  pid="$(cat "$file")"
-  [ -n "$pid" ] && group_alive "$pid" && echo "$pid"
+  read -r pid started <"$file" || true
+  [[ "$pid" =~ ^[0-9]+$ ]] && [ "$pid" -gt 1 ] || return 1   # never "kill -- -1" (every process)
+  now="$(start_time "$pid")"
+  if [ -n "$now" ] && [ "$now" != "${started:-}" ]; then return 1; fi
+  group_alive "$pid" && echo "$pid"
 }
 
 spawn() {   # spawn NAME COMMAND...: in a new session (so that a signal reaches its whole tree), logged
@@ -116,8 +129,10 @@ spawn() {   # spawn NAME COMMAND...: in a new session (so that a signal reaches 
 import os, signal, sys
 for number in (signal.SIGINT, signal.SIGQUIT):
     signal.signal(number, signal.SIG_DFL)
+with open("/proc/self/stat") as stat:
+    started = stat.read().rsplit(") ", 1)[1].split()[19]
 with open(sys.argv[1], "w") as pid:
-    pid.write(str(os.getpid()))
+    pid.write(f"{os.getpid()} {started}\n")
 os.execvp(sys.argv[2], sys.argv[2:])
 ' "$(pidfile "$name")" "$@" </dev/null >>"$STATE/logs/$name.log" 2>&1 &
   local deadline=$((SECONDS + 10))
@@ -255,7 +270,7 @@ start_dagster_process() {
     webserver)
       wait_until webserver "${CTI_START_TIMEOUT:-180}" http_ok "http://127.0.0.1:$WEB_PORT/server_info" ;;
   esac
-  log "$name started (process group $(cat "$(pidfile "$name")"))"
+  log "$name started (process group $(running_group "$name"))"
 }
 
 # --- the proxy --------------------------------------------------------------------------------------
@@ -376,7 +391,7 @@ start_proxy() {
     || die "the generated nginx configuration is invalid: $(tail -n 5 "$STATE/logs/proxy.error.log")"
   spawn proxy /usr/sbin/nginx -e "$STATE/logs/proxy.error.log" -c "$PROXY_DIR/nginx.conf" -p "$PROXY_DIR" -g "daemon off;"
   wait_until proxy 30 http_status_is 401 "https://127.0.0.1:$PROXY_PORT/server_info"
-  log "proxy started (process group $(cat "$(pidfile proxy)"))"
+  log "proxy started (process group $(running_group proxy))"
 }
 
 # --- commands ---------------------------------------------------------------------------------------

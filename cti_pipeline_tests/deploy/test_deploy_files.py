@@ -191,3 +191,23 @@ def test_settings_are_read_as_compose_reads_the_env_file_and_the_environment_win
     (tmp_path / "deploy.env").write_text("CTI_DEPLOY_DIR=relative/state\n")
     relative = subprocess.run(["bash", str(DEPLOY / "server.sh"), "status"], env=env, capture_output=True, text=True, timeout=60)
     assert relative.returncode == 1 and "absolute path" in relative.stderr
+
+
+def test_a_stale_pid_file_never_stops_another_program(tmp_path: Path):
+    """After a reboot a pid file may name a process that is not ours: stop leaves it alone."""
+    other = subprocess.Popen(["sleep", "60"], start_new_session=True)   # leads its own process group
+    try:
+        run = tmp_path / "state" / "run"
+        run.mkdir(parents=True)
+        (run / "daemon.pid").write_text(f"{other.pid} 1\n")   # same pid, another start time
+        (run / "proxy.pid").write_text("1 1\n")
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("CTI_", "DAGSTER_"))}
+        env.update(CTI_DEPLOY_ENV=str(tmp_path / "none.env"), CTI_DEPLOY_DIR=str(tmp_path / "state"))
+        status = subprocess.run(["bash", str(DEPLOY / "server.sh"), "status"], env=env, capture_output=True, text=True, timeout=60)
+        assert "daemon: stopped" in status.stdout and "proxy: stopped" in status.stdout
+        stop = subprocess.run(["bash", str(DEPLOY / "server.sh"), "stop"], env=env, capture_output=True, text=True, timeout=60)
+        assert stop.returncode == 0, stop.stderr
+        assert other.poll() is None, "server.sh stop killed a process it did not start"
+    finally:
+        other.kill()
+        other.wait()

@@ -130,10 +130,10 @@ class Topology:
         for name in PROCESSES:
             pid_file = self.state / "run" / f"{name}.pid"
             if pid_file.exists() and pid_file.read_text().strip():
-                self.groups.add(int(pid_file.read_text()))
+                self.groups.add(int(pid_file.read_text().split()[0]))   # "PID START_TIME"
 
     def group(self, name: str) -> int:
-        return int((self.state / "run" / f"{name}.pid").read_text())
+        return int((self.state / "run" / f"{name}.pid").read_text().split()[0])
 
     def postmaster(self) -> int | None:
         pid_file = self.state / "postgres" / "data" / "postmaster.pid"
