@@ -214,6 +214,11 @@ class Api:
         data = self.query('query($id: ID!) { runOrError(runId: $id) { ... on Run { status } } }', id=run_id)
         return data["runOrError"]["status"]
 
+    def event_types(self, run_id: str) -> list[str]:
+        data = self.query('query($id: ID!) { runOrError(runId: $id) { ... on Run { eventConnection { events { __typename } } } } }',
+                          id=run_id)
+        return [event["__typename"] for event in data["runOrError"]["eventConnection"]["events"]]
+
     def runs_tagged(self, key: str, value: str) -> list[dict[str, Any]]:
         data = self.query(
             "query($tags: [ExecutionTag!]) { runsOrError(filter: {tags: $tags}) { ... on Runs { results { "
@@ -303,6 +308,9 @@ def test_the_production_topology_behind_the_login(topology: Topology, tmp_path: 
     run_id, status = api.launch(year)
     assert status == "QUEUED"
     assert wait_for(f"run {run_id} to finish", lambda: api.finished(run_id), 180) == "SUCCESS", topology.logs()
+    events = api.event_types(run_id)
+    # queued by the webserver, started by the daemon (the only one that takes runs off the queue)
+    assert events.index("RunEnqueuedEvent") < events.index("RunStartingEvent") < events.index("RunSuccessEvent")
 
     # The sensor confirms the drop on one tick and requests the year's run on the next.
     def sensor_run():
