@@ -62,3 +62,9 @@ def warehouse(settings: Settings):
     yield connect
     for conn in connections:
         conn.close()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Slow tests first: under pytest-xdist the longest one (the deployed topology, about two minutes)
+    then runs beside the rest of the suite instead of starting near its end."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
