@@ -289,30 +289,20 @@ def test_the_production_topology_behind_the_login(topology: Topology, tmp_path: 
             assert requests.get(f"https://{address}:{topology.ports['proxy']}/", verify=False, timeout=30).status_code == 401
 
     wait_for("the code location to load in the webserver", api.location_loaded, 120)
-    keys = api.partition_keys()
+    assert api.partition_keys() == []  # years become partitions as their files land
 
-    # Sample data for a year that is a partition of the job; one declaration is dropped while the daemon runs.
+    # A declaration is dropped while the daemon runs: the sensor confirms it on one tick, adds its year as a
+    # partition and requests the year's run on the next.
     sample = tmp_path / "sample"
     subprocess.run([str(PROJECT_ROOT / ".venv" / "bin" / "cti-pipeline"), "sample-data", "--out", str(sample)],
                    check=True, capture_output=True, env=topology.env())
-    years = sorted(p.name for p in (sample / "landing" / "declaraciones").iterdir() if p.name in keys)
-    assert years, f"no sample year is a partition of {JOB}: {keys}"
-    year = years[-1]
+    year = sorted(p.name for p in (sample / "landing" / "declaraciones").iterdir())[-1]
     dropped = sorted((sample / "landing" / "declaraciones" / year).glob("*.csv"))[0]
     folder = topology.landing / "declaraciones" / year
     folder.mkdir(parents=True)
     shutil.copyfile(dropped, folder / ".copiando.tmp")
     (folder / ".copiando.tmp").rename(folder / dropped.name)   # arrives whole, as a copy-then-rename would
 
-    # A partition run launched through the API waits in the queue until the daemon starts it.
-    run_id, status = api.launch(year)
-    assert status == "QUEUED"
-    assert wait_for(f"run {run_id} to finish", lambda: api.finished(run_id), 180) == "SUCCESS", topology.logs()
-    events = api.event_types(run_id)
-    # queued by the webserver, started by the daemon (the only one that takes runs off the queue)
-    assert events.index("RunEnqueuedEvent") < events.index("RunStartingEvent") < events.index("RunSuccessEvent")
-
-    # The sensor confirms the drop on one tick and requests the year's run on the next.
     def sensor_run():
         runs = api.runs_tagged("dagster/sensor_name", "declaraciones_sensor")
         return runs[0] if runs else None
@@ -321,11 +311,20 @@ def test_the_production_topology_behind_the_login(topology: Topology, tmp_path: 
     tags = {t["key"]: t["value"] for t in requested["tags"]}
     assert tags["dagster/partition"] == year
     assert tags["cti/landing"] == f"landing/declaraciones/{year}/"
+    assert api.partition_keys() == [year]
     # the tick records its run ids once it has submitted them, a moment after the run exists
     wait_for("the sensor's tick to record the run", lambda: any(
         requested["runId"] in tick["runIds"] and tick["status"] == "SUCCESS" for tick in api.sensor_ticks("declaraciones_sensor")
     ), 60)
     assert wait_for("the sensor's run to finish", lambda: api.finished(requested["runId"]), 180) == "SUCCESS", topology.logs()
+
+    # A partition run launched through the API waits in the queue until the daemon starts it.
+    run_id, status = api.launch(year)
+    assert status == "QUEUED"
+    assert wait_for(f"run {run_id} to finish", lambda: api.finished(run_id), 180) == "SUCCESS", topology.logs()
+    events = api.event_types(run_id)
+    # queued by the webserver, started by the daemon (the only one that takes runs off the queue)
+    assert events.index("RunEnqueuedEvent") < events.index("RunStartingEvent") < events.index("RunSuccessEvent")
 
     # The marts reached the cti_bi database, readable by the BI role with its password (scram over TCP).
     with psycopg.connect(host="127.0.0.1", port=topology.ports["postgres"], dbname="cti_bi", user="cti_bi",
