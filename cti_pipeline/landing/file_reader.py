@@ -263,12 +263,14 @@ def _sheet_table(rows: list[list[object]], hoja: str) -> Table | None:
 
 
 def _refuse_if_data_is_elsewhere(workbook: CalamineWorkbook, names: list[str], chosen: str, spec: ReadSpec) -> None:
-    """The named sheet holds no data: if another sheet holds rows under the contract's header, say so."""
+    """The named sheet holds no data: if another sheet holds rows under the contract's (required) header, say so."""
     for other in names:
         if other == chosen:
             continue
         table = _sheet_table(workbook.get_sheet_by_name(other).to_python(skip_empty_area=False), other)
-        if table is not None and table.fila and set(table.names) & set(spec.required_names):
+        # The contract's whole required header: a GPEDC workbook's other questionnaire sheets share a column or two
+        # with the empty one (codigo_respondente) and are not its rows.
+        if table is not None and table.fila and set(spec.required_names) <= set(table.names):
             raise UnreadableFile(
                 f"La hoja «{chosen}» no tiene filas de datos, pero la hoja «{other}» tiene {len(table.fila)} fila(s) "
                 f"con las columnas de la plantilla. Copie esas filas a la hoja «{chosen}» (o borre la hoja vacía) "
