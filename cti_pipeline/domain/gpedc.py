@@ -25,7 +25,7 @@ from cti_pipeline.contracts.schema import Validation
 from cti_pipeline.domain.ingest import empty_quarantine, failures_of, latest_per_group, now, quarantine_rows, rejected_files_frame, row_states
 from cti_pipeline.domain.ledger import files_frame, new_contents, seen_order
 from cti_pipeline.landing.discovery import Discovery, FileRejection, LandedFile, discover_files
-from cti_pipeline.landing.file_reader import UnreadableFile, workbook_sheet_names
+from cti_pipeline.landing.file_reader import NO_ROWS, UnreadableFile, workbook_sheet_names
 from cti_pipeline.landing.folder_reader import ROW_COLUMN, SEMICOLON_COLUMN, FileBatch, read_folder
 
 ORIGEN = "gpedc"  # meta.archivos, meta.contenidos and quarantine.archivos_rechazados
@@ -309,6 +309,7 @@ def consolidate(round_dir: Path, catalogs: GpedcCatalogs, first_seen: Mapping[st
     rejected_whole: dict[str, list[str]] = {}  # workbook → why (one of its sheets could not be read)
     outcomes: list[Outcome] = []
     staged: dict[str, pd.DataFrame] = {}
+    questionnaire_files: dict[str, list[LandedFile]] = {}
 
     roster_sheet = read_sheet(roster_files, PUNTOS_FOCALES, catalogs, first_seen, warnings)
     batches.append(roster_sheet.batch)
@@ -341,8 +342,11 @@ def consolidate(round_dir: Path, catalogs: GpedcCatalogs, first_seen: Mapping[st
         roster = Roster(roster_frame[list(PUNTOS_FOCALES.names)], catalogs.section_codes)
         specs = contract.questionnaire_specs(catalogs)
         by_sheet = sheets_per_workbook(workbooks, early, warnings)
+        questionnaire_files = by_sheet
         sheets = {name: read_sheet(by_sheet[name], spec, catalogs, first_seen, warnings) for name, spec in specs.items()}
         for sheet in sheets.values():
+            # A questionnaire sheet without a single row (not even a header) is as good as absent.
+            sheet.batch.outcomes = [(f, o) for f, o in sheet.batch.outcomes if not (isinstance(o, FileRejection) and o.motivo == NO_ROWS)]
             batches.append(sheet.batch)
             for refused in sheet.batch.rejected:
                 rejected_whole.setdefault(refused.archivo, []).append(refused.motivo)
@@ -373,7 +377,7 @@ def consolidate(round_dir: Path, catalogs: GpedcCatalogs, first_seen: Mapping[st
             if refused.archivo not in rejected_whole and refused.archivo not in by_file:
                 rejections.append(refused)  # a roster or validation file that could not be read
                 by_file[refused.archivo] = refused
-    files = ledger_files(anio, early, batches, rejected_whole)
+    files = ledger_files(anio, early, batches, rejected_whole, [f for files in questionnaire_files.values() for f in files])
     contents = pd.concat([new_contents(ORIGEN, batch, first_seen) for batch in batches], ignore_index=True)
     quarantined = [o.quarantined for o in outcomes if not o.quarantined.empty]
     return Consolidation(
@@ -390,11 +394,17 @@ def consolidate(round_dir: Path, catalogs: GpedcCatalogs, first_seen: Mapping[st
     )
 
 
-def ledger_files(anio: int, early: list[FileRejection], batches: list[FileBatch], rejected_whole: Mapping[str, list[str]]) -> pd.DataFrame:
+def ledger_files(anio: int, early: list[FileRejection], batches: list[FileBatch], rejected_whole: Mapping[str, list[str]],
+                 listed: list[LandedFile] = ()) -> pd.DataFrame:
     """One `meta.archivos` row per file of the folder (before its counts): a workbook read sheet by sheet is one
     row, its sheets listed in `hoja`; one refused sheet rejects it whole."""
     parts = [files_frame(ORIGEN, anio, Discovery(rejected=early), FileBatch(pd.DataFrame(), pd.DataFrame()))]
     parts += [files_frame(ORIGEN, anio, Discovery(), batch) for batch in batches]
+    if listed:  # every workbook read sheet by sheet, even one whose questionnaire sheets are all empty (SIN_FILAS)
+        parts.append(pd.DataFrame({
+            "origen": ORIGEN, "anio": anio, "archivo": [f.name for f in listed], "bytes": [f.size for f in listed],
+            "modificado_en": pd.to_datetime([f.mtime_ns for f in listed], unit="ns"),
+        }).reindex(columns=parts[0].columns))
     frame = pd.concat([p for p in parts if not p.empty], ignore_index=True) if any(not p.empty for p in parts) else parts[0]
 
     def joined(separator: str) -> Callable[[pd.Series], object]:
