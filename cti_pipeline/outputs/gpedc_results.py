@@ -291,11 +291,14 @@ def render_docx(results: GpedcResults) -> bytes:
         for text in notes:
             document.add_paragraph(f"ND — {text}", style="List Bullet")
     document.add_heading("3. Valores de cada socio para el desarrollo junto al TOTAL", level=1)
-    for indicator in results.charted:
-        document.add_heading(f"{indicator.indicador}. {indicator.nombre}", level=2)
-        document.add_paragraph(f"Método: {METHODS.get(indicator.metodo, indicator.metodo)}. Verificado: {indicator.verificado}.")
+    for indicator in results.charted:  # heading, method, chart and table stay on one page
+        heading = document.add_heading(f"{indicator.indicador}. {indicator.nombre}", level=2)
+        method = document.add_paragraph(f"Método: {METHODS.get(indicator.metodo, indicator.metodo)}. Verificado: {indicator.verificado}.")
+        together = [heading, method]
         if indicator.indicador in results.charts:
-            add_picture(document, results.charts[indicator.indicador])
+            together.append(add_picture(document, results.charts[indicator.indicador]))
+        for paragraph in together:
+            paragraph.paragraph_format.keep_with_next = True
         add_table(document, PARTNER_HEADERS, indicator.rows)
     if results.without_values:
         document.add_paragraph(without_values_sentence(results))
