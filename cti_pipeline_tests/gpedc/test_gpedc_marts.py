@@ -6,7 +6,6 @@ from the code under test.
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
 import pandas as pd

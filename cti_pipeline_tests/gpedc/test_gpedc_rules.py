@@ -5,7 +5,6 @@ Each bad row is quarantined with a Spanish message that says what to fix; nothin
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
 import pandas as pd
