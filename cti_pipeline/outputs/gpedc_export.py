@@ -73,7 +73,8 @@ def section_answers(data: GpedcExportData, seccion: str) -> pd.DataFrame:
     wildcard = next((item.descripcion for item in catalogs.items if item.seccion == seccion and item.clave == ANY_ITEM), "")
     keys = item_key(answers["codigo_pregunta"].astype("str"))
     described = {clave: item.descripcion for (s, clave), item in catalogs.by_section_key.items() if s == seccion}
-    answers = answers.assign(descripcion=keys.map(described).fillna(wildcard), _orden=keys.map(order).fillna(len(order)))
+    answers = answers.assign(descripcion=keys.map(lambda key: described.get(key, wildcard)),
+                             _orden=keys.map(lambda key: order.get(key, len(order))))
     roster_order = {code: position for position, code in enumerate(entities(data)["codigo_respondente"])}
     state = data.completitud[["codigo_respondente", "seccion", "estado"]].rename(columns={"estado": "estado_validacion"})
     validation = data.validaciones_vigentes.rename(columns={"fecha": "fecha_validacion", "observacion": "observacion_validacion"})
