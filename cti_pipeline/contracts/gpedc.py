@@ -1,147 +1,101 @@
-"""The GPEDC (AGCED) 4th monitoring round (shared contract gpedc.md): sheets, roster and pandera models.
+"""The GPEDC (AGCED) 4th monitoring round on the 2023–2026 framework (shared contract gpedc.md).
 
-Every input sheet has a `SourceSpec` and a pandera `DataFrameModel`. The models of the
-questionnaire sheets close over the roster (who is a known respondent, which sections are
-assigned to whom), the roster's model over the section catalog.
+The questionnaire is data. `reference/gpedc_preguntas.csv` lists every item (its section, the sheet it is
+answered in, its column there, its type and categories), `gpedc_indicadores.csv` the framework's
+indicators and `gpedc_parametros.csv` the reference year and the intervention threshold; a file of the
+same name in `$CTI_DATA_DIR/reference/` replaces the shipped one whole. `GpedcCatalogs.load` reads and
+checks them, naming the file and row of anything it cannot use.
+
+Every sheet is a `SourceSpec` whose checks follow from its columns (contracts/schema.py). The structured
+sheets' item columns are built from the catalog (`sheet_spec`): one column per item of that sheet, its
+kind from `tipo_respuesta`, so an item added to the catalog is read, validated, staged and exported with
+no code change. Only what spans columns, rows or catalogs is written by hand, as `RowRule`s:
+`seccion_no_asignada`, `pregunta_desconocida`, `pregunta_en_otra_hoja`, `respuesta_invalida` of a
+`respuestas` row (its type depends on the row's item), `parte_mayor_que_total`, `modulo_invalido`.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property
 from pathlib import Path
 
 import pandas as pd
-import pandera.pandas as pa
-from pandera.typing import Series
 
-from cti_pipeline.contracts.columns import Column, SourceSpec, as_date, as_number, is_decimal, is_integer, prepare_frame
-from cti_pipeline.contracts.reference import load_catalog
-from cti_pipeline.contracts.text import normalize_code
-from cti_pipeline.settings import MAX_CELL_CHARS
-
-# Money figures of the round refer to January–December 2022 (roadmap, phase 1). Quarantine rows of
-# the round carry this year in `anio`, and the indicators use the flows and interventions of this year.
-ANIO_REFERENCIA = 2022
+from cti_pipeline.contracts.columns import (
+    Column,
+    SourceSpec,
+    as_number,
+    is_decimal,
+    is_integer,
+    prepare_decimal,
+    prepare_frame,
+    prepare_integer,
+)
+from cti_pipeline.contracts.reference import ReferenceError, catalog_path, load_catalog
+from cti_pipeline.contracts.schema import KIND_CHECKS, RowRule, Validation, validation
+from cti_pipeline.contracts.text import normalize_code, normalize_yes_no
 
 TIPOS_RESPONDENTE = ("GOBIERNO", "SOCIO_DESARROLLO", "OSC")
+GOBIERNO, SOCIO = "GOBIERNO", "SOCIO_DESARROLLO"
 ESTADOS_VALIDACION = ("VALIDADO", "OBSERVADO")
 SECCION_CON_MODULOS = "C.1"
 MODULOS = ("1", "2", "3", "4")
-SOCIO = "SOCIO_DESARROLLO"
+ANY_ITEM = "*"  # a catalog row that accepts every item id of its section (as LIBRE)
+NINGUNO = "NINGUNO"  # the B2_6 category of an intervention whose objectives come from no country framework
+TOTAL = "TOTAL"
 
-# The questionnaire sheets, in the order they are read, and the section each data sheet belongs to.
-SHEET_SECTION = {"intervenciones": "B.2", "flujos": "B.3", "presupuesto": "A.3"}
+RESPUESTAS = "respuestas"
+STRUCTURED_SHEETS = ("intervenciones", "flujos", "socios")
+QUESTIONNAIRE_SHEETS = (RESPUESTAS, *STRUCTURED_SHEETS)
+# The section of a single-section structured sheet when the catalog lists none of its items.
+SHEET_SECTION_DEFAULT = {"intervenciones": "B.2", "flujos": "B.3"}
 
-PUNTOS_FOCALES = SourceSpec(
-    origen="gpedc_puntos_focales",
-    sheet="puntos_focales",
-    key=("codigo_respondente",),
-    columns=(
-        Column("codigo_respondente", "code", True),
-        Column("tipo_respondente", "code", True, TIPOS_RESPONDENTE),
-        Column("entidad", "text", True),
-        Column("secciones", "text", True),
-    ),
+TIPOS_RESPUESTA = ("SI_NO", "ENTERO", "NUMERO", "MONTO_USD", "CATEGORIA", "URL", "TEXTO", "LIBRE")
+NIVELES = ("PAIS", "SOCIO")
+# The contract's vocabulary of methods; each is written once in domain/gpedc_indicators.py.
+METODOS = (
+    "PROYECTOS_ALINEADOS",
+    "PARTE_DEL_TOTAL",
+    "PROMEDIO_COMPONENTES",
+    "DESEMBOLSADO_SOBRE_PROGRAMADO",
+    "SOBREDESEMBOLSO",
+    "MIN_SOBRE_MAX",
+    "PROMEDIO_SOBRE_BASE",
+    "PROPORCION_SI",
+    "EXTERNO",
+    "SIN_CALCULO",
 )
 
-RESPUESTAS = SourceSpec(
-    origen="gpedc_respuestas",
-    sheet="respuestas",
-    key=("codigo_respondente", "seccion", "modulo", "codigo_pregunta"),
-    columns=(
-        Column("codigo_respondente", "code", True),
-        Column("seccion", "code", True),
-        Column("modulo", "integer", False),
-        Column("codigo_pregunta", "code", True),
-        Column("respuesta", "text", False),
-        Column("comentario", "text", False),
-    ),
-)
-
-INTERVENCIONES = SourceSpec(
-    origen="gpedc_intervenciones",
-    sheet="intervenciones",
-    key=("codigo_respondente", "codigo_intervencion"),
-    columns=(
-        Column("codigo_respondente", "code", True),
-        Column("codigo_intervencion", "code", True),
-        Column("titulo", "text", True),
-        Column("fecha_aprobacion", "date", True),
-        Column("monto_usd", "decimal", False),
-        Column("objetivos_total", "integer", True),
-        Column("objetivos_alineados", "integer", True),
-        Column("indicadores_total", "integer", True),
-        Column("indicadores_alineados", "integer", True),
-        Column("indicadores_fuente_gobierno", "integer", True),
-        Column("evaluacion_final_prevista", "yes_no", True),
-        Column("evaluacion_con_gobierno", "yes_no", True),
-    ),
-)
-
-FLUJOS = SourceSpec(
-    origen="gpedc_flujos",
-    sheet="flujos",
-    key=("codigo_respondente", "anio"),
-    columns=(
-        Column("codigo_respondente", "code", True),
-        Column("anio", "integer", True),
-        Column("programado_usd", "decimal", True),
-        Column("desembolsado_usd", "decimal", True),
-    ),
-)
-
-# The contract's presupuesto sheet has no respondent column: the respondent is the one of the
-# workbook (its other sheets), unless the sheet carries an optional `codigo_respondente`.
-PRESUPUESTO = SourceSpec(
-    origen="gpedc_presupuesto",
-    sheet="presupuesto",
-    key=("codigo_socio", "anio"),
-    columns=(
-        Column("codigo_respondente", "code", False),
-        Column("codigo_socio", "code", True),
-        Column("anio", "integer", True),
-        Column("registrado_en_presupuesto_usd", "decimal", True),
-    ),
-)
-
-VALIDACIONES = SourceSpec(
-    origen="gpedc_validaciones",
-    sheet="validaciones",
-    columns=(
-        Column("codigo_respondente", "code", True),
-        Column("seccion", "code", True),
-        Column("estado", "code", True, ESTADOS_VALIDACION),
-        Column("fecha", "date", True),
-        Column("observacion", "text", False),
-    ),
-)
-
-# The questionnaire sheets of a respondent's workbook.
-QUESTIONNAIRE_SPECS = (RESPUESTAS, INTERVENCIONES, FLUJOS, PRESUPUESTO)
-ALL_SPECS = (PUNTOS_FOCALES, *QUESTIONNAIRE_SPECS, VALIDACIONES)
-
-# Rules checked across columns report the column a person should correct.
-DATAFRAME_RULE_COLUMNS = {
-    "clave_duplicada": "codigo_respondente",
-    "seccion_no_asignada": "seccion",
-    "modulo_invalido": "modulo",
-    "parte_mayor_que_total": "objetivos_alineados",  # refined per column in the domain
-    "evaluacion_sin_prevista": "evaluacion_con_gobierno",
-}
-KEY_COLUMN = {"respuestas": "codigo_pregunta", "intervenciones": "codigo_intervencion", "flujos": "anio", "presupuesto": "codigo_socio"}
-
+# parte_mayor_que_total: a part column → its total column (checked when both are in the sheet).
 PARTS = {
-    "objetivos_alineados": "objetivos_total",
-    "indicadores_alineados": "indicadores_total",
-    "indicadores_fuente_gobierno": "indicadores_total",
+    "b2_10_1": "b2_10",
+    "b2_10_2": "b2_10",
+    "b3_5": "b3_2",
+    "b3_6": "b3_2",
+    "b3_7": "b3_2",
+    "b3_8": "b3_2",
 }
 
+# What a `respuesta_invalida` message says is expected, per tipo_respuesta.
+EXPECTED = {
+    "SI_NO": "SI o NO",
+    "ENTERO": "un número entero mayor o igual que 0",
+    "NUMERO": "un número (solo cifras y un separador decimal)",
+    "MONTO_USD": "un monto en USD mayor o igual que 0 (solo cifras y un separador decimal)",
+    "CATEGORIA": "una de las categorías {categorias}",
+    "URL": "un enlace que empiece por http:// o https://",
+    "TEXTO": "un texto",
+    "LIBRE": "cualquier valor",
+}
+
+PREGUNTAS_FILE = "reference/gpedc_preguntas.csv"
 _SECTION_WITHOUT_DOT = re.compile(r"^([ABC])\.?(\d)$")
 
 
-# --- sections and roster ----------------------------------------------------------------------
+# --- codes ----------------------------------------------------------------------------------------
 
 
 def normalize_section(series: pd.Series) -> pd.Series:
@@ -158,384 +112,567 @@ def split_sections(text: str | None) -> list[str]:
     return list(dict.fromkeys(normalize_section(pd.Series(tokens, dtype="str")).tolist()))
 
 
+def item_key(series: pd.Series) -> pd.Series:
+    """Item ids match as code values do: `a1_2`, `A1_2 ` and `A1_2` are one item."""
+    return normalize_code(series)
+
+
+def item_column_name(codigo: str) -> str:
+    """The column of an item in a structured sheet: its id in lower case with `.` as `_` (`B2_10.1` → `b2_10_1`)."""
+    return codigo.strip().lower().replace(".", "_")
+
+
+# --- catalogs -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Item:
+    """One questionnaire item of `gpedc_preguntas.csv`."""
+
+    codigo: str  # as the catalog spells it (`A1_1.3`, `B2_11a`); `*` for "any item of the section"
+    clave: str  # the id as compared (`B2_11A`)
+    seccion: str
+    hoja: str
+    columna: str | None  # its column in a structured sheet
+    tipo: str
+    categorias: tuple[str, ...]  # normalised, for CATEGORIA
+    descripcion: str
+    verificado: str
+
+    @property
+    def expected(self) -> str:
+        return EXPECTED[self.tipo].format(categorias=", ".join(self.categorias))
+
+
+@dataclass(frozen=True)
+class Indicator:
+    """One indicator of `gpedc_indicadores.csv`."""
+
+    indicador: str
+    dimension: str
+    componente: str
+    nombre: str
+    nivel: str
+    metodo: str
+    preguntas: tuple[str, ...]  # item ids (or, for PROMEDIO_COMPONENTES, indicator codes), as written
+    fuente: str
+    verificado: str
+    nota: str
+
+
+def _text(frame: pd.DataFrame, column: str) -> pd.Series:
+    return frame[column].fillna("") if column in frame else pd.Series("", index=frame.index, dtype="str")
+
+
+def _problem(name: str, override_dir: Path | None, row: int, text: str) -> ReferenceError:
+    path = catalog_path(name, override_dir)
+    return ReferenceError(f"reference catalog {path}, row {row + 2}: {text}")
+
+
 def load_sections(override_dir: Path | None) -> pd.DataFrame:
-    """The section catalog (seccion, grupo, tema, responsables)."""
+    """The section catalog (seccion, grupo, tema, responsables), sections normalised."""
     catalog = load_catalog("gpedc_secciones", override_dir)
     catalog["seccion"] = normalize_section(catalog["seccion"])
+    catalog["grupo"] = normalize_code(catalog["grupo"])
     for column in ("tema", "responsables"):
         if column not in catalog:
-            catalog[column] = pd.NA
+            catalog[column] = ""
     return catalog
 
 
-@dataclass(frozen=True, eq=False)  # hashed by identity, so models built from it can be cached
+def load_parameters(override_dir: Path | None) -> tuple[int, float]:
+    """(anio_referencia, umbral_intervencion_usd) from `gpedc_parametros.csv`."""
+    frame = load_catalog("gpedc_parametros", override_dir)
+    values = {}
+    for position, row in enumerate(frame.itertuples(index=False)):
+        key = str(row.clave).strip().lower()
+        if key in values:
+            raise _problem("gpedc_parametros", override_dir, position, f"«{key}» is listed twice")
+        values[key] = (position, str(row.valor).strip())
+    parsed = {}
+    for key, convert in (("anio_referencia", int), ("umbral_intervencion_usd", float)):
+        if key not in values:
+            raise ReferenceError(f"reference catalog {catalog_path('gpedc_parametros', override_dir)} lacks the row «{key}»")
+        position, text = values[key]
+        try:
+            parsed[key] = convert(text)
+        except ValueError:
+            raise _problem("gpedc_parametros", override_dir, position, f"«{key}» = {text!r} is not a number") from None
+        if parsed[key] < 0:
+            raise _problem("gpedc_parametros", override_dir, position, f"«{key}» = {text!r} is negative")
+    return parsed["anio_referencia"], parsed["umbral_intervencion_usd"]
+
+
+def load_items(override_dir: Path | None, sections: Iterable[str]) -> tuple[Item, ...]:
+    frame = load_catalog("gpedc_preguntas", override_dir)
+    known_sections = set(sections)
+    items: list[Item] = []
+    seen: dict[str, int] = {}
+    columns: dict[tuple[str, str], int] = {}
+    for position, (codigo, seccion, hoja, columna, tipo, categorias, descripcion, verificado) in enumerate(zip(
+        _text(frame, "codigo_pregunta"), _text(frame, "seccion"), _text(frame, "hoja"), _text(frame, "columna"),
+        _text(frame, "tipo_respuesta"), _text(frame, "categorias"), _text(frame, "descripcion"), _text(frame, "verificado"),
+        strict=True,
+    )):
+        def fail(text: str) -> ReferenceError:
+            return _problem("gpedc_preguntas", override_dir, position, text)
+
+        if not codigo:
+            raise fail("codigo_pregunta is blank")
+        section = normalize_section(pd.Series([seccion], dtype="str")).iloc[0]
+        if section not in known_sections:
+            raise fail(f"section «{seccion}» is not in gpedc_secciones.csv")
+        sheet = hoja.strip().lower()
+        if sheet not in QUESTIONNAIRE_SHEETS:
+            raise fail(f"hoja «{hoja}» is not one of {', '.join(QUESTIONNAIRE_SHEETS)}")
+        kind = normalize_code(pd.Series([tipo], dtype="str")).iloc[0] if tipo else ""
+        if kind not in TIPOS_RESPUESTA:
+            raise fail(f"tipo_respuesta «{tipo}» is not one of {', '.join(TIPOS_RESPUESTA)}")
+        listed = tuple(dict.fromkeys(normalize_code(pd.Series([c for c in categorias.split(";") if c.strip()], dtype="str")).tolist()))
+        if kind == "CATEGORIA" and not listed:
+            raise fail(f"item {codigo} is CATEGORIA without categorias")
+        clave = ANY_ITEM if codigo.strip() == ANY_ITEM else item_key(pd.Series([codigo], dtype="str")).iloc[0]
+        if clave == ANY_ITEM and sheet != RESPUESTAS:
+            raise fail("a `*` row accepts any item of its section in the sheet respuestas only")
+        name = None
+        if sheet != RESPUESTAS:
+            name = item_column_name(columna or codigo)
+            if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
+                raise fail(f"columna «{columna}» is not a column name (lower case, digits and _)")
+            if (sheet, name) in columns:
+                raise fail(f"column «{name}» of sheet {sheet} is listed twice")
+            columns[(sheet, name)] = position
+        identity = f"{section}|{clave}" if clave == ANY_ITEM else clave
+        if identity in seen:
+            raise fail(f"item {codigo} is listed twice (also row {seen[identity] + 2})")
+        seen[identity] = position
+        items.append(Item(codigo.strip(), clave, section, sheet, name, kind, listed, descripcion, verificado or "NO"))
+    return tuple(items)
+
+
+def load_indicators(override_dir: Path | None, items: Iterable[Item]) -> tuple[Indicator, ...]:
+    frame = load_catalog("gpedc_indicadores", override_dir)
+    keys = {item.clave for item in items}
+    indicators: list[Indicator] = []
+    codes: set[str] = set()
+    for position, row in enumerate(zip(*(_text(frame, c) for c in (
+        "indicador", "dimension", "componente", "nombre", "nivel", "metodo", "preguntas", "fuente", "verificado", "nota"
+    )), strict=True)):
+        indicador, dimension, componente, nombre, nivel, metodo, preguntas, fuente, verificado, nota = row
+
+        def fail(text: str) -> ReferenceError:
+            return _problem("gpedc_indicadores", override_dir, position, text)
+
+        if not indicador or indicador in codes:
+            raise fail(f"indicador «{indicador}» is blank or listed twice")
+        codes.add(indicador)
+        nivel, metodo = nivel.strip().upper(), metodo.strip().upper()
+        if nivel not in NIVELES:
+            raise fail(f"nivel «{nivel}» is not one of {', '.join(NIVELES)}")
+        if metodo not in METODOS:
+            raise fail(f"metodo «{metodo}» is not one of {', '.join(METODOS)}")
+        listed = tuple(p.strip() for p in preguntas.split(";") if p.strip())
+        if metodo not in ("PROMEDIO_COMPONENTES", "EXTERNO", "SIN_CALCULO"):
+            unknown = [p for p in listed if item_key(pd.Series([p], dtype="str")).iloc[0] not in keys]
+            if unknown:
+                raise fail(f"preguntas {', '.join(unknown)} are not items of gpedc_preguntas.csv")
+        indicators.append(Indicator(indicador, dimension, componente, nombre, nivel, metodo, listed, fuente or "CUESTIONARIO",
+                                    verificado or "NO", nota))
+    for indicator in indicators:
+        if indicator.metodo == "PROMEDIO_COMPONENTES":
+            unknown = [p for p in indicator.preguntas if p not in codes]
+            if unknown or not indicator.preguntas:
+                position = [i.indicador for i in indicators].index(indicator.indicador)
+                raise _problem("gpedc_indicadores", override_dir, position,
+                               f"components {', '.join(unknown) or '(none)'} are not indicators of the catalog")
+    return tuple(indicators)
+
+
+@dataclass(frozen=True, eq=False)  # hashed by identity
+class GpedcCatalogs:
+    """Everything the round reads from `reference/`: sections, items, indicators and parameters."""
+
+    anio_referencia: int
+    umbral_intervencion_usd: float
+    secciones: pd.DataFrame  # seccion, grupo, tema, responsables (catalog order)
+    items: tuple[Item, ...]
+    indicators: tuple[Indicator, ...]
+
+    @classmethod
+    def load(cls, override_dir: Path | None = None) -> GpedcCatalogs:
+        secciones = load_sections(override_dir)
+        anio, umbral = load_parameters(override_dir)
+        items = load_items(override_dir, secciones["seccion"])
+        return cls(anio, umbral, secciones, items, load_indicators(override_dir, items))
+
+    @cached_property
+    def section_codes(self) -> tuple[str, ...]:
+        return tuple(self.secciones["seccion"])
+
+    def items_of_sheet(self, sheet: str) -> list[Item]:
+        return [item for item in self.items if item.hoja == sheet]
+
+    def answered_items(self, seccion: str) -> list[Item]:
+        """The listed `respuestas` items of a section (not its `*` row)."""
+        return [item for item in self.items if item.seccion == seccion and item.hoja == RESPUESTAS and item.clave != ANY_ITEM]
+
+    @cached_property
+    def any_item_sections(self) -> frozenset[str]:
+        return frozenset(item.seccion for item in self.items if item.clave == ANY_ITEM)
+
+    @cached_property
+    def by_section_key(self) -> dict[tuple[str, str], Item]:
+        return {(item.seccion, item.clave): item for item in self.items if item.clave != ANY_ITEM}
+
+    @cached_property
+    def by_key(self) -> dict[str, Item]:
+        return {item.clave: item for item in self.items if item.clave != ANY_ITEM}
+
+    def item(self, codigo: str) -> Item | None:
+        return self.by_key.get(item_key(pd.Series([codigo], dtype="str")).iloc[0])
+
+    def sheet_sections(self, sheet: str) -> tuple[str, ...]:
+        """The sections whose items a structured sheet holds (catalog order)."""
+        found = tuple(dict.fromkeys(item.seccion for item in self.items_of_sheet(sheet)))
+        return found or ((SHEET_SECTION_DEFAULT[sheet],) if sheet in SHEET_SECTION_DEFAULT else ())
+
+    def group_sections(self, grupo: str) -> list[str]:
+        return self.secciones.loc[self.secciones["grupo"] == grupo, "seccion"].tolist()
+
+
+# --- sheets ---------------------------------------------------------------------------------------
+
+PUNTOS_FOCALES = SourceSpec(
+    origen="gpedc_puntos_focales",
+    sheet="puntos_focales",
+    key=("codigo_respondente",),
+    columns=(
+        Column("codigo_respondente", "code", True),
+        Column("tipo_respondente", "code", True, TIPOS_RESPONDENTE),
+        Column("entidad", "text", True),
+        Column("secciones", "text", True),
+    ),
+)
+
+_RESPONDENT = Column("codigo_respondente", "code", True, catalog="respondentes", rule="respondente_desconocido")
+_SECTION = Column("seccion", "code", True, catalog="secciones")
+
+RESPUESTAS_SPEC = SourceSpec(
+    origen="gpedc_respuestas",
+    sheet=RESPUESTAS,
+    key=("codigo_respondente", "seccion", "modulo", "codigo_pregunta"),
+    key_column="codigo_pregunta",
+    columns=(
+        _RESPONDENT,
+        _SECTION,
+        Column("modulo", "integer", False),
+        Column("codigo_pregunta", "code", True),
+        Column("respuesta", "text", False),
+        Column("comentario", "text", False),
+    ),
+)
+
+VALIDACIONES = SourceSpec(
+    origen="gpedc_validaciones",
+    sheet="validaciones",
+    columns=(
+        _RESPONDENT,
+        _SECTION,
+        Column("estado", "code", True, ESTADOS_VALIDACION),
+        Column("fecha", "date", True),
+        Column("observacion", "text", False),
+    ),
+)
+
+# The columns of each structured sheet before its items (identity and key: never left out of a sheet).
+SHEET_IDENTITY: dict[str, tuple[Column, ...]] = {
+    "intervenciones": (
+        _RESPONDENT,
+        Column("codigo_intervencion", "text", True),
+        Column("titulo", "text", True),
+        Column("fecha_aprobacion", "date", True),
+        Column("monto_usd", "decimal", True, minimum=0),
+    ),
+    "flujos": (_RESPONDENT, Column("anio", "integer", True)),
+    # the respondent of a `socios` row may be left out: then it is the one the workbook's other sheets name
+    "socios": (
+        Column("codigo_respondente", "code", False, catalog="respondentes", rule="respondente_desconocido"),
+        Column("codigo_socio", "code", True, catalog="socios", rule="socio_desconocido"),
+        Column("anio", "integer", True),
+    ),
+}
+SHEET_KEY = {
+    "intervenciones": (("codigo_respondente", "codigo_intervencion"), "codigo_intervencion"),
+    "flujos": (("codigo_respondente", "anio"), "anio"),
+    "socios": (("codigo_socio", "anio"), "codigo_socio"),
+}
+# Re-sent workbooks: the newest file counts per these columns (contract gpedc.md).
+SUPERSEDED_PER = {
+    "puntos_focales": (),
+    RESPUESTAS: ("codigo_respondente", "seccion"),
+    "intervenciones": ("codigo_respondente",),
+    "flujos": ("codigo_respondente",),
+    "socios": ("codigo_socio", "anio"),
+}
+
+
+def item_column(item: Item) -> Column:
+    """A structured sheet's column for one catalog item: its kind from tipo_respuesta; a value that does not
+    fit it breaks `respuesta_invalida`."""
+    kind, codes, minimum = {
+        "SI_NO": ("yes_no", (), None),
+        "ENTERO": ("integer", (), 0.0),
+        "NUMERO": ("decimal", (), None),
+        "MONTO_USD": ("decimal", (), 0.0),
+        "CATEGORIA": ("code", item.categorias, None),
+        "URL": ("url", (), None),
+        "TEXTO": ("text", (), None),
+        "LIBRE": ("text", (), None),
+    }[item.tipo]
+    return Column(item.columna, kind, False, codes, rule="respuesta_invalida", minimum=minimum,
+                  range_rule="respuesta_invalida" if minimum is not None else None)
+
+
+def sheet_spec(sheet: str, catalogs: GpedcCatalogs) -> SourceSpec:
+    """The `SourceSpec` of a structured sheet: its identity columns, then one column per catalog item."""
+    key, key_column = SHEET_KEY[sheet]
+    columns = SHEET_IDENTITY[sheet] + tuple(item_column(item) for item in catalogs.items_of_sheet(sheet))
+    return SourceSpec(origen=f"gpedc_{sheet}", sheet=sheet, columns=columns, key=key, key_column=key_column)
+
+
+def questionnaire_specs(catalogs: GpedcCatalogs) -> dict[str, SourceSpec]:
+    """sheet → spec, in the order the sheets are read."""
+    return {RESPUESTAS: RESPUESTAS_SPEC, **{sheet: sheet_spec(sheet, catalogs) for sheet in STRUCTURED_SHEETS}}
+
+
+def all_specs(catalogs: GpedcCatalogs) -> dict[str, SourceSpec]:
+    return {"puntos_focales": PUNTOS_FOCALES, **questionnaire_specs(catalogs), "validaciones": VALIDACIONES}
+
+
+# --- roster ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
 class Roster:
     """The valid roster rows: who answers and which sections each one must answer."""
 
     respondents: pd.DataFrame  # codigo_respondente, tipo_respondente, entidad, secciones (canonical)
     section_codes: tuple[str, ...]
 
-    @property
-    def assigned(self) -> dict[str, frozenset[str]]:
-        return {r.codigo_respondente: frozenset(split_sections(r.secciones)) for r in self.respondents.itertuples()}
+    @cached_property
+    def assigned(self) -> dict[str, tuple[str, ...]]:
+        """respondent → its sections, in catalog order."""
+        order = {code: position for position, code in enumerate(self.section_codes)}
+        return {
+            r.codigo_respondente: tuple(sorted(split_sections(r.secciones), key=lambda s: order.get(s, len(order))))
+            for r in self.respondents.itertuples()
+        }
+
+    @cached_property
+    def pairs(self) -> frozenset[str]:
+        return frozenset(f"{code}\x1f{section}" for code, sections in self.assigned.items() for section in sections)
 
     @property
     def codes(self) -> frozenset[str]:
         return frozenset(self.respondents["codigo_respondente"])
 
-    @property
-    def partners(self) -> frozenset[str]:
+    @cached_property
+    def partners(self) -> tuple[str, ...]:
+        """Every SOCIO_DESARROLLO of the roster, sorted."""
         frame = self.respondents
-        return frozenset(frame.loc[frame["tipo_respondente"] == SOCIO, "codigo_respondente"])
+        return tuple(sorted(frame.loc[frame["tipo_respondente"] == SOCIO, "codigo_respondente"]))
+
+    @cached_property
+    def kind_of(self) -> dict[str, str]:
+        return dict(zip(self.respondents["codigo_respondente"], self.respondents["tipo_respondente"], strict=True))
+
+    @cached_property
+    def entity_of(self) -> dict[str, str]:
+        return dict(zip(self.respondents["codigo_respondente"], self.respondents["entidad"], strict=True))
 
     def assignments(self) -> pd.DataFrame:
         """One row per (respondent, assigned section), in roster then catalog order."""
-        order = {code: position for position, code in enumerate(self.section_codes)}
         rows = [
             (r.codigo_respondente, r.entidad, r.tipo_respondente, seccion)
             for r in self.respondents.itertuples()
-            for seccion in sorted(split_sections(r.secciones), key=lambda s: order.get(s, len(order)))
+            for seccion in self.assigned[r.codigo_respondente]
         ]
         return pd.DataFrame(rows, columns=["codigo_respondente", "entidad", "tipo_respondente", "seccion"], dtype="str")
 
+    def is_assigned(self, respondent: pd.Series, section: pd.Series | str) -> pd.Series:
+        """True where the section is assigned to the respondent (vectorised)."""
+        section = section if isinstance(section, pd.Series) else pd.Series(section, index=respondent.index, dtype="str")
+        return (respondent.fillna("") + "\x1f" + section.fillna("")).isin(self.pairs)
 
-def prepare(spec: SourceSpec, rows: pd.DataFrame, files: pd.Series | None = None, semicolon: pd.Series | None = None) -> pd.DataFrame:
-    """Canonical text of a GPEDC sheet: contract preparation plus section codes (`A1` → `A.1`)."""
+
+# --- preparation ----------------------------------------------------------------------------------
+
+
+def prepare(spec: SourceSpec, rows: pd.DataFrame, catalogs: GpedcCatalogs, files: pd.Series | None = None,
+            semicolon: pd.Series | None = None) -> pd.DataFrame:
+    """Canonical text of a GPEDC sheet: the contract's preparation, section codes (`A1` → `A.1`), item ids as the
+    catalog spells them, and each `respuestas` answer canonical for its item's type (`Sí` → `SI`)."""
     prepared = prepare_frame(spec, rows, files, semicolon)
     if "seccion" in prepared:
         prepared["seccion"] = normalize_section(prepared["seccion"]).astype("str")
     if "secciones" in prepared:
         prepared["secciones"] = prepared["secciones"].map(lambda t: ";".join(split_sections(t)) or pd.NA, na_action="ignore").astype("str")
+    if spec is RESPUESTAS_SPEC:
+        keys = item_key(prepared["codigo_pregunta"])
+        spelled = keys.map({item.clave: item.codigo for item in catalogs.by_key.values()})
+        prepared["codigo_pregunta"] = spelled.where(spelled.notna(), prepared["codigo_pregunta"]).astype("str")
+        prepared["respuesta"] = canonical_answers(prepared, catalogs)
     return prepared
 
 
-# --- pandera models ---------------------------------------------------------------------------
+def row_types(prepared: pd.DataFrame, catalogs: GpedcCatalogs) -> pd.Series:
+    """The tipo_respuesta of each `respuestas` row's item (LIBRE under a `*` row; missing when the item is unknown
+    or belongs in a structured sheet)."""
+    keys = prepared["seccion"].fillna("") + "\x1f" + item_key(prepared["codigo_pregunta"]).fillna("")
+    types = keys.map({f"{s}\x1f{k}": item.tipo for (s, k), item in catalogs.by_section_key.items() if item.hoja == RESPUESTAS})
+    wildcard = prepared["seccion"].isin(catalogs.any_item_sections) & ~keys.isin(
+        [f"{s}\x1f{k}" for s, k in catalogs.by_section_key])
+    return types.where(~wildcard, "LIBRE").astype("str")
 
 
-def is_date(series: pd.Series) -> pd.Series:
-    return as_date(series).notna()
+def canonical_answers(prepared: pd.DataFrame, catalogs: GpedcCatalogs) -> pd.Series:
+    answers = prepared["respuesta"].copy()
+    types = row_types(prepared, catalogs)
+    for tipo, canonical in (("SI_NO", normalize_yes_no), ("CATEGORIA", normalize_code), ("ENTERO", prepare_integer),
+                            ("NUMERO", lambda s: prepare_decimal(s, None, None)), ("MONTO_USD", lambda s: prepare_decimal(s, None, None))):
+        rows = (types == tipo).to_numpy() & answers.notna().to_numpy()
+        if rows.any():
+            answers[rows] = canonical(answers[rows]).astype("str").to_numpy()
+    return answers.astype("str")
 
 
-def number_at_least(series: pd.Series, minimum: float) -> pd.Series:
-    number = as_number(series)
-    return number.isna() | (number >= minimum)
+def answer_fits(tipo: str, answers: pd.Series, categorias: tuple[str, ...] = ()) -> pd.Series:
+    """True where a canonical answer fits its item's type (ASCII digits only, as every number here)."""
+    match tipo:
+        case "SI_NO":
+            return answers.isin(("SI", "NO"))
+        case "ENTERO":
+            return is_integer(answers).fillna(False).astype(bool) & (as_number(answers) >= 0).fillna(False)
+        case "NUMERO":
+            return is_decimal(answers).fillna(False).astype(bool)
+        case "MONTO_USD":
+            return is_decimal(answers).fillna(False).astype(bool) & (as_number(answers) >= 0).fillna(False)
+        case "CATEGORIA":
+            return answers.isin(categorias)
+        case "URL":
+            return KIND_CHECKS["url"](answers).fillna(False).astype(bool)
+        case _:
+            return pd.Series(True, index=answers.index)
 
 
-def _duplicated(df: pd.DataFrame, key: tuple[str, ...]) -> pd.Series:
-    """True for every row whose complete key appears more than once (`modulo` may be blank)."""
-    frame = pd.DataFrame({k: df[k].fillna("") if k == "modulo" else df[k] for k in key})
-    complete = frame.notna().all(axis=1)
-    return complete & frame.duplicated(keep=False)
+# --- validation -----------------------------------------------------------------------------------
 
 
-def _assigned_pairs(roster: Roster) -> frozenset[tuple[str, str]]:
-    return frozenset((code, section) for code, sections in roster.assigned.items() for section in sections)
+def _codes(catalogs: GpedcCatalogs, roster: Roster | None) -> dict[str, Iterable[str]]:
+    codes: dict[str, Iterable[str]] = {"secciones": catalogs.section_codes}
+    if roster is not None:
+        codes |= {"respondentes": roster.codes, "socios": roster.partners}
+    return codes
 
 
-class _GpedcSheet(pa.DataFrameModel):
-    """What every GPEDC sheet model shares (the cell-length rule is added per model: see `_cell_length_check`)."""
+def roster_validation(catalogs: GpedcCatalogs) -> Validation:
+    known = frozenset(catalogs.section_codes)
 
-    class Config:
-        strict = False  # provenance columns (archivo, hoja, fila) travel alongside
+    def sections_in_catalog(df: pd.DataFrame) -> pd.Series:
+        return df["secciones"].map(lambda text: set(split_sections(text)) <= known, na_action="ignore").fillna(True).astype(bool)
 
-
-def _cell_length_check():
-    """A fresh `celda_demasiado_larga` check for one model (pandera renames a check inherited by several models)."""
-
-    def cell_length(cls, series: Series[str]) -> Series[bool]:
-        return series.str.len() <= MAX_CELL_CHARS
-
-    return pa.check(".*", regex=True, name="celda_demasiado_larga")(cell_length)
+    return validation(PUNTOS_FOCALES, rules=[RowRule("valor_no_permitido", "secciones", sections_in_catalog)])
 
 
-def _section_assigned(
-    respondent: pd.Series, section: pd.Series | str, known: frozenset[str], sections: frozenset[str], pairs: frozenset[tuple[str, str]]
-) -> pd.Series:
-    """False only where a known respondent sends a known section not assigned to it."""
-    section = section if isinstance(section, pd.Series) else pd.Series(section, index=respondent.index, dtype="str")
-    pair_ok = pd.Series(
-        [(r, s) in pairs for r, s in zip(respondent.fillna(""), section.fillna(""), strict=True)], index=respondent.index, dtype=bool
-    )
-    not_judged = ~respondent.isin(known) | ~section.isin(sections)
-    return pair_ok | not_judged
+def _assigned_rule(roster: Roster, column: str, section: str | None = None, only_filled: str | None = None) -> RowRule:
+    """seccion_no_asignada: a known respondent sends a (known) section not assigned to it."""
+    sections = frozenset(roster.section_codes)
+
+    def passes(df: pd.DataFrame) -> pd.Series:
+        respondent = df["codigo_respondente"]
+        target = df["seccion"] if section is None else pd.Series(section, index=df.index, dtype="str")
+        judged = respondent.isin(roster.codes) & target.isin(sections)
+        if only_filled is not None:
+            judged &= df[only_filled].notna()
+        return ~judged | roster.is_assigned(respondent, target)
+
+    return RowRule("seccion_no_asignada", column, passes)
 
 
-def _known_respondent_check(known: frozenset[str]):
-    def respondent_known(cls, series: Series[str]) -> Series[bool]:
-        return series.isin(known)
+def respuestas_validation(catalogs: GpedcCatalogs, roster: Roster) -> Validation:
+    sections = frozenset(catalogs.section_codes)
+    listed = frozenset(f"{s}\x1f{k}" for s, k in catalogs.by_section_key)
+    elsewhere = frozenset(f"{s}\x1f{k}" for (s, k), item in catalogs.by_section_key.items() if item.hoja != RESPUESTAS)
 
-    return pa.check("codigo_respondente", name="respondente_desconocido")(respondent_known)
+    def keys(df: pd.DataFrame) -> pd.Series:
+        return df["seccion"].fillna("") + "\x1f" + item_key(df["codigo_pregunta"]).fillna("")
 
+    def modulo_fits(df: pd.DataFrame) -> pd.Series:
+        with_modules = df["seccion"] == SECCION_CON_MODULOS
+        ok = (with_modules & df["modulo"].isin(MODULOS)) | (~with_modules & df["modulo"].isna())
+        not_judged = df["seccion"].isna() | ~df["modulo"].fillna("1").str.fullmatch(r"-?[0-9]+").fillna(False).astype(bool)
+        return (ok | not_judged).fillna(True).astype(bool)
 
-def _row_section_checks(roster: Roster):
-    """Sheets with a `seccion` column (respuestas, validaciones): known respondent, known and assigned section."""
-    known, sections, pairs = roster.codes, frozenset(roster.section_codes), _assigned_pairs(roster)
+    def known_item(df: pd.DataFrame) -> pd.Series:
+        judged = df["seccion"].isin(sections) & ~df["seccion"].isin(catalogs.any_item_sections) & df["codigo_pregunta"].notna()
+        return ~judged | keys(df).isin(listed)
 
-    def section_in_catalog(cls, series: Series[str]) -> Series[bool]:
-        return series.isin(sections)
+    def in_this_sheet(df: pd.DataFrame) -> pd.Series:
+        return ~keys(df).isin(elsewhere)
 
-    def section_assigned(cls, df: pd.DataFrame) -> Series[bool]:
-        return _section_assigned(df["codigo_respondente"], df["seccion"], known, sections, pairs)
+    def answer_fits_item(df: pd.DataFrame) -> pd.Series:
+        types = row_types(df, catalogs)
+        fits = pd.Series(True, index=df.index)
+        answered = df["respuesta"].notna()
+        for tipo in TIPOS_RESPUESTA:
+            rows = (types == tipo) & answered
+            if not rows.any():
+                continue
+            if tipo == "CATEGORIA":
+                for (seccion, clave), item in catalogs.by_section_key.items():
+                    mine = rows & (keys(df) == f"{seccion}\x1f{clave}")
+                    if mine.any():
+                        fits[mine] = answer_fits(tipo, df.loc[mine, "respuesta"], item.categorias)
+            else:
+                fits[rows] = answer_fits(tipo, df.loc[rows, "respuesta"])
+        return fits
 
-    return (
-        _known_respondent_check(known),
-        pa.check("seccion", name="valor_no_permitido")(section_in_catalog),
-        pa.dataframe_check(name="seccion_no_asignada")(section_assigned),
-    )
-
-
-def _respondent_checks(roster: Roster, sheet_section: str):
-    """Data sheets of one section (intervenciones, flujos, presupuesto): known respondent, assigned that section."""
-    known, sections, pairs = roster.codes, frozenset(roster.section_codes), _assigned_pairs(roster)
-
-    def section_assigned(cls, series: Series[str]) -> Series[bool]:
-        return _section_assigned(series, sheet_section, known, sections, pairs)
-
-    return _known_respondent_check(known), pa.check("codigo_respondente", name="seccion_no_asignada")(section_assigned)
-
-
-@lru_cache(maxsize=8)
-def puntos_focales_model(section_codes: tuple[str, ...]) -> type[pa.DataFrameModel]:
-    """The roster: one row per respondent; every listed section must be in the catalog."""
-    known = frozenset(section_codes)
-
-    class PuntosFocales(_GpedcSheet):
-        codigo_respondente: Series[str] = pa.Field(nullable=False)
-        tipo_respondente: Series[str] = pa.Field(nullable=False)
-        entidad: Series[str] = pa.Field(nullable=False)
-        secciones: Series[str] = pa.Field(nullable=False)
-
-        cell_length = _cell_length_check()
-
-        @pa.check("tipo_respondente", name="valor_no_permitido")
-        def tipo(cls, series: Series[str]) -> Series[bool]:
-            return series.isin(TIPOS_RESPONDENTE)
-
-        @pa.check("secciones", name="valor_no_permitido")
-        def sections_in_catalog(cls, series: Series[str]) -> Series[bool]:
-            return series.map(lambda text: set(split_sections(text)) <= known).astype(bool)
-
-        @pa.dataframe_check(name="clave_duplicada")
-        def unique_code(cls, df: pd.DataFrame) -> Series[bool]:
-            return ~_duplicated(df, PUNTOS_FOCALES.key)
-
-    return PuntosFocales
-
-
-@lru_cache(maxsize=8)
-def respuestas_model(roster: Roster) -> type[pa.DataFrameModel]:
-    known_check, section_check, assigned_check = _row_section_checks(roster)
-
-    class Respuestas(_GpedcSheet):
-        codigo_respondente: Series[str] = pa.Field(nullable=False)
-        seccion: Series[str] = pa.Field(nullable=False)
-        modulo: Series[str] = pa.Field(nullable=True)
-        codigo_pregunta: Series[str] = pa.Field(nullable=False)
-        respuesta: Series[str] = pa.Field(nullable=True)
-        comentario: Series[str] = pa.Field(nullable=True)
-
-        cell_length = _cell_length_check()
-
-        respondent_known = known_check
-        section_in_catalog = section_check
-        section_assigned = assigned_check
-
-        @pa.check("modulo", name="entero_invalido")
-        def modulo_integer(cls, series: Series[str]) -> Series[bool]:
-            return is_integer(series)
-
-        @pa.dataframe_check(name="modulo_invalido")
-        def modulo_fits_section(cls, df: pd.DataFrame) -> Series[bool]:
-            with_modules = df["seccion"] == SECCION_CON_MODULOS
-            ok = (with_modules & df["modulo"].isin(MODULOS)) | (~with_modules & df["modulo"].isna())
-            return ok | df["seccion"].isna() | ~df["modulo"].fillna("1").str.fullmatch(r"-?\d+")
-
-        @pa.dataframe_check(name="clave_duplicada")
-        def key_unique(cls, df: pd.DataFrame) -> Series[bool]:
-            return ~_duplicated(df, RESPUESTAS.key)
-
-    return Respuestas
-
-
-@lru_cache(maxsize=8)
-def intervenciones_model(roster: Roster) -> type[pa.DataFrameModel]:
-    known_check, assigned_check = _respondent_checks(roster, SHEET_SECTION["intervenciones"])
-
-    class Intervenciones(_GpedcSheet):
-        codigo_respondente: Series[str] = pa.Field(nullable=False)
-        codigo_intervencion: Series[str] = pa.Field(nullable=False)
-        titulo: Series[str] = pa.Field(nullable=False)
-        fecha_aprobacion: Series[str] = pa.Field(nullable=False)
-        monto_usd: Series[str] = pa.Field(nullable=True)
-        objetivos_total: Series[str] = pa.Field(nullable=False)
-        objetivos_alineados: Series[str] = pa.Field(nullable=False)
-        indicadores_total: Series[str] = pa.Field(nullable=False)
-        indicadores_alineados: Series[str] = pa.Field(nullable=False)
-        indicadores_fuente_gobierno: Series[str] = pa.Field(nullable=False)
-        evaluacion_final_prevista: Series[str] = pa.Field(nullable=False)
-        evaluacion_con_gobierno: Series[str] = pa.Field(nullable=False)
-
-        cell_length = _cell_length_check()
-
-        respondent_known = known_check
-        section_assigned = assigned_check
-
-        @pa.check("fecha_aprobacion", name="fecha_invalida")
-        def date(cls, series: Series[str]) -> Series[bool]:
-            return is_date(series)
-
-        @pa.check("monto_usd", name="decimal_invalido")
-        def amount(cls, series: Series[str]) -> Series[bool]:
-            return is_decimal(series)
-
-        @pa.check(
-            "objetivos_total", "objetivos_alineados", "indicadores_total", "indicadores_alineados", "indicadores_fuente_gobierno",
-            name="entero_invalido",
-        )
-        def integers(cls, series: Series[str]) -> Series[bool]:
-            return is_integer(series)
-
-        @pa.check(
-            "monto_usd", "objetivos_total", "objetivos_alineados", "indicadores_total", "indicadores_alineados",
-            "indicadores_fuente_gobierno", name="negativo",
-        )
-        def not_negative(cls, series: Series[str]) -> Series[bool]:
-            return number_at_least(series, 0)
-
-        @pa.check("evaluacion_final_prevista", "evaluacion_con_gobierno", name="si_no_invalido")
-        def yes_no(cls, series: Series[str]) -> Series[bool]:
-            return series.isin(("SI", "NO"))
-
-        @pa.dataframe_check(name="parte_mayor_que_total")
-        def parts_within_totals(cls, df: pd.DataFrame) -> Series[bool]:
-            return ~part_exceeds_total(df).any(axis=1)
-
-        @pa.dataframe_check(name="evaluacion_sin_prevista")
-        def evaluation_needs_plan(cls, df: pd.DataFrame) -> Series[bool]:
-            return ~((df["evaluacion_con_gobierno"] == "SI") & (df["evaluacion_final_prevista"] == "NO"))
-
-        @pa.dataframe_check(name="clave_duplicada")
-        def key_unique(cls, df: pd.DataFrame) -> Series[bool]:
-            return ~_duplicated(df, INTERVENCIONES.key)
-
-    return Intervenciones
-
-
-def part_exceeds_total(df: pd.DataFrame) -> pd.DataFrame:
-    """Per part column: True where the part is greater than its total (both numbers)."""
-    return pd.DataFrame(
-        {part: (as_number(df[part]) > as_number(df[total])).fillna(False).astype(bool) for part, total in PARTS.items()}, index=df.index
+    return validation(
+        RESPUESTAS_SPEC,
+        codes=_codes(catalogs, roster),
+        rules=[
+            _assigned_rule(roster, "seccion"),
+            RowRule("modulo_invalido", "modulo", modulo_fits),
+            RowRule("pregunta_desconocida", "codigo_pregunta", known_item),
+            RowRule("pregunta_en_otra_hoja", "codigo_pregunta", in_this_sheet),
+            RowRule("respuesta_invalida", "respuesta", answer_fits_item),
+        ],
     )
 
 
-@lru_cache(maxsize=8)
-def flujos_model(roster: Roster) -> type[pa.DataFrameModel]:
-    known_check, assigned_check = _respondent_checks(roster, SHEET_SECTION["flujos"])
-
-    class Flujos(_GpedcSheet):
-        codigo_respondente: Series[str] = pa.Field(nullable=False)
-        anio: Series[str] = pa.Field(nullable=False)
-        programado_usd: Series[str] = pa.Field(nullable=False)
-        desembolsado_usd: Series[str] = pa.Field(nullable=False)
-
-        cell_length = _cell_length_check()
-
-        respondent_known = known_check
-        section_assigned = assigned_check
-
-        @pa.check("anio", name="entero_invalido")
-        def year(cls, series: Series[str]) -> Series[bool]:
-            return is_integer(series)
-
-        @pa.check("programado_usd", "desembolsado_usd", name="decimal_invalido")
-        def amounts(cls, series: Series[str]) -> Series[bool]:
-            return is_decimal(series)
-
-        @pa.check("programado_usd", "desembolsado_usd", name="negativo")
-        def not_negative(cls, series: Series[str]) -> Series[bool]:
-            return number_at_least(series, 0)
-
-        @pa.dataframe_check(name="clave_duplicada")
-        def key_unique(cls, df: pd.DataFrame) -> Series[bool]:
-            return ~_duplicated(df, FLUJOS.key)
-
-    return Flujos
+def structured_validation(sheet: str, catalogs: GpedcCatalogs, roster: Roster) -> Validation:
+    spec = sheet_spec(sheet, catalogs)
+    rules: list[RowRule] = []
+    sections = catalogs.sheet_sections(sheet)
+    if len(sections) == 1:  # the whole row is that section's data
+        rules.append(_assigned_rule(roster, "codigo_respondente", sections[0]))
+    else:  # each filled item cell needs its own section (socios: a3_* need A.3, a5_8_* need A.5)
+        rules += [_assigned_rule(roster, item.columna, item.seccion, only_filled=item.columna) for item in catalogs.items_of_sheet(sheet)]
+    names = set(spec.names)
+    for part, total in PARTS.items():
+        if part in names and total in names:
+            rules.append(RowRule("parte_mayor_que_total", part, _part_within(part, total)))
+    if not spec.column("codigo_respondente").required:
+        rules.append(RowRule("respondente_no_identificado", "codigo_respondente", lambda df: df["codigo_respondente"].notna()))
+    return validation(spec, codes=_codes(catalogs, roster), rules=rules)
 
 
-@lru_cache(maxsize=8)
-def presupuesto_model(roster: Roster) -> type[pa.DataFrameModel]:
-    """Government budget registration per development partner (the respondent is filled in first)."""
-    known_check, assigned_check = _respondent_checks(roster, SHEET_SECTION["presupuesto"])
-    partners = roster.partners
+def _part_within(part: str, total: str) -> Callable[[pd.DataFrame], pd.Series]:
+    def passes(df: pd.DataFrame) -> pd.Series:
+        return ~(as_number(df[part]) > as_number(df[total])).fillna(False).astype(bool)
 
-    class Presupuesto(_GpedcSheet):
-        codigo_respondente: Series[str] = pa.Field(nullable=True)  # missing → respondente_no_identificado
-        codigo_socio: Series[str] = pa.Field(nullable=False)
-        anio: Series[str] = pa.Field(nullable=False)
-        registrado_en_presupuesto_usd: Series[str] = pa.Field(nullable=False)
-
-        cell_length = _cell_length_check()
-
-        respondent_known = known_check
-        section_assigned = assigned_check
-
-        @pa.check("codigo_socio", name="socio_desconocido")
-        def partner_known(cls, series: Series[str]) -> Series[bool]:
-            return series.isin(partners)
-
-        @pa.check("anio", name="entero_invalido")
-        def year(cls, series: Series[str]) -> Series[bool]:
-            return is_integer(series)
-
-        @pa.check("registrado_en_presupuesto_usd", name="decimal_invalido")
-        def amount(cls, series: Series[str]) -> Series[bool]:
-            return is_decimal(series)
-
-        @pa.check("registrado_en_presupuesto_usd", name="negativo")
-        def not_negative(cls, series: Series[str]) -> Series[bool]:
-            return number_at_least(series, 0)
-
-        @pa.dataframe_check(name="respondente_no_identificado")
-        def respondent_identified(cls, df: pd.DataFrame) -> Series[bool]:
-            return df["codigo_respondente"].notna()
-
-        @pa.dataframe_check(name="clave_duplicada")
-        def key_unique(cls, df: pd.DataFrame) -> Series[bool]:
-            return ~_duplicated(df, PRESUPUESTO.key)
-
-    return Presupuesto
+    return passes
 
 
-@lru_cache(maxsize=8)
-def validaciones_model(roster: Roster) -> type[pa.DataFrameModel]:
-    known_check, section_check, assigned_check = _row_section_checks(roster)
-
-    class Validaciones(_GpedcSheet):
-        codigo_respondente: Series[str] = pa.Field(nullable=False)
-        seccion: Series[str] = pa.Field(nullable=False)
-        estado: Series[str] = pa.Field(nullable=False)
-        fecha: Series[str] = pa.Field(nullable=False)
-        observacion: Series[str] = pa.Field(nullable=True)
-
-        cell_length = _cell_length_check()
-
-        respondent_known = known_check
-        section_in_catalog = section_check
-        section_assigned = assigned_check
-
-        @pa.check("estado", name="valor_no_permitido")
-        def state(cls, series: Series[str]) -> Series[bool]:
-            return series.isin(ESTADOS_VALIDACION)
-
-        @pa.check("fecha", name="fecha_invalida")
-        def date(cls, series: Series[str]) -> Series[bool]:
-            return is_date(series)
-
-    return Validaciones
-
-
-def allowed_values(spec: SourceSpec, column: str, section_codes: tuple[str, ...]) -> str:
-    """The list shown in a `valor_no_permitido` message."""
-    if column in ("seccion", "secciones"):
-        return ", ".join(section_codes)
-    return ", ".join({c.name: c.codes for c in spec.columns}.get(column) or ())
+def validaciones_validation(catalogs: GpedcCatalogs, roster: Roster) -> Validation:
+    return validation(VALIDACIONES, codes=_codes(catalogs, roster), rules=[_assigned_rule(roster, "seccion")])

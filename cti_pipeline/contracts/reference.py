@@ -26,6 +26,9 @@ REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
     "hoja_de_ruta": ("fase", "inicio", "fin"),
     "hoja_de_ruta_actividades": ("fase", "actividad"),
     "gpedc_secciones": ("seccion", "grupo"),
+    "gpedc_parametros": ("clave", "valor"),
+    "gpedc_preguntas": ("codigo_pregunta", "seccion", "hoja", "tipo_respuesta"),
+    "gpedc_indicadores": ("indicador", "dimension", "nivel", "metodo", "preguntas"),
 }
 
 

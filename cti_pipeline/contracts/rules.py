@@ -33,11 +33,13 @@ MESSAGES: dict[str, str] = {
     # GPEDC 4th monitoring round (contract gpedc.md)
     "respondente_desconocido": "El código de respondente «{valor}» no está en la lista de puntos focales de la ronda. Use el código que APCI le asignó o pida a APCI que lo registre.",
     "respondente_no_identificado": "No se pudo identificar al respondente de la fila: escriba su «codigo_respondente» en la hoja, o incluya en el mismo libro la hoja «respuestas» con su código.",
-    "seccion_no_asignada": "La sección {valor} no está asignada al respondente {respondente} en la lista de puntos focales (secciones asignadas: {permitidos}). Envíe solo sus secciones o pida a APCI que actualice la asignación.",
+    "seccion_no_asignada": "La sección {seccion} no está asignada al respondente {respondente} en la lista de puntos focales (secciones asignadas: {permitidos}). Envíe solo sus secciones o pida a APCI que actualice la asignación.",
     "socio_desconocido": "«{valor}» no es el código de un socio para el desarrollo de la lista de puntos focales ({permitidos}).",
     "modulo_invalido": "«{valor}» no es un módulo válido para la sección {seccion}: en la sección C.1 indique el módulo (1 a 4); en las demás secciones deje «modulo» vacío.",
-    "parte_mayor_que_total": "«{columna}» ({valor}) es mayor que su total ({total}). Cada parte debe ser menor o igual que el total de la intervención.",
-    "evaluacion_sin_prevista": "«evaluacion_con_gobierno» es SI pero «evaluacion_final_prevista» es NO: solo hay evaluación conjunta con el gobierno si se prevé una evaluación final.",
+    "parte_mayor_que_total": "«{columna}» ({valor}) es mayor que su total «{columna_total}» ({total}). Cada parte debe ser menor o igual que el total: corrija uno de los dos.",
+    "pregunta_desconocida": "«{valor}» no es un ítem de la sección {seccion} en el catálogo de preguntas de la ronda ({catalogo}). Revise el código del ítem (por ejemplo {ejemplo}); si es un ítem real del cuestionario que falta en el catálogo, pida a APCI que lo agregue.",
+    "pregunta_en_otra_hoja": "El ítem {item} no se responde en la hoja «respuestas»: va en la hoja «{hoja}», columna «{columna_item}». Escriba allí su respuesta.",
+    "respuesta_invalida": "«{valor}» no es una respuesta válida para el ítem {item} ({descripcion}): se espera {esperado}.",
     # registros administrativos (contract registros_administrativos.md)
     "pais_socio_invalido": "«{valor}» no es un código de país ISO 3166-1 alfa-3: escriba el país socio con tres letras (por ejemplo BOL, COL, THA).",
 }

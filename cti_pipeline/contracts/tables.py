@@ -111,16 +111,10 @@ DECLARACIONES_DERIVED: Columns = {
 
 
 # --- GPEDC 4th monitoring round (contract gpedc.md) -------------------------------------------------
+# The staging tables' columns follow from the sheets' specs (domain/gpedc_store.py): the structured sheets'
+# item columns come from reference/gpedc_preguntas.csv.
 
-# staging.gpedc_puntos_focales keeps only these four columns: contact details never leave the landing file.
-GPEDC_PUNTOS_FOCALES: Columns = {
-    "codigo_respondente": "VARCHAR",
-    "tipo_respondente": "VARCHAR",
-    "entidad": "VARCHAR",
-    "secciones": "VARCHAR",
-}
-
-# Derived columns of the questionnaire staging tables: the sheet and the file's modification time.
+# Derived columns of the questionnaire staging tables: the sheet, and when the file's content was first seen.
 GPEDC_PROVENANCE: Columns = {"hoja": "VARCHAR", "actualizado_en": "TIMESTAMP"}
 
 # raw.gpedc_filas: one row per row read from any GPEDC file, with its fate (no cell values: the
@@ -139,17 +133,26 @@ GPEDC_COMPLETITUD: Columns = {
     "entidad": "VARCHAR",
     "tipo_respondente": "VARCHAR",
     "seccion": "VARCHAR",
+    "preguntas_esperadas": "BIGINT",
     "preguntas_respondidas": "BIGINT",
+    "avance_pct": "DOUBLE",
+    "intervenciones": "BIGINT",
     "estado": "VARCHAR",
     "ultima_actualizacion": "TIMESTAMP",
 }
 
 GPEDC_INDICADORES: Columns = {
     "indicador": "VARCHAR",
+    "dimension": "VARCHAR",
+    "nombre": "VARCHAR",
     "codigo_socio": "VARCHAR",
     "valor": "DOUBLE",
     "numerador": "DOUBLE",
     "denominador": "DOUBLE",
+    "metodo": "VARCHAR",
+    "fuente": "VARCHAR",
+    "verificado": "VARCHAR",
+    "nota": "VARCHAR",
     "anio_referencia": "INTEGER",
 }
 

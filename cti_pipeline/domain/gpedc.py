@@ -1,13 +1,18 @@
-"""The GPEDC 4th monitoring round: consolidate the questionnaires, track completeness, compute indicators.
+"""The GPEDC 4th monitoring round: read and validate `landing/gpedc/ronda4/` against the round's catalogs.
 
-No Dagster here. `consolidate` reads `landing/gpedc/ronda4/` (roster, one workbook per respondent,
-validations) into staged and quarantined rows; `completitud` and `indicadores` compute the two marts
-from the staged tables.
+No Dagster here. `consolidate` reads the roster first (without a usable roster nothing else is read),
+then every questionnaire workbook sheet by sheet (`respuestas`, `intervenciones`, `flujos`, `socios`)
+and APCI's validation log; it gives the staged and quarantined rows, one raw row per row read with its
+fate, the file ledger's rows (`meta.archivos` before its counts) and the contents seen for the first
+time (`meta.contenidos`). Re-sent workbooks are ordered by when the pipeline first saw their content
+(`domain.ledger.seen_order`), not by modification times alone. The marts are `domain.gpedc_marts` and
+`domain.gpedc_indicators`; the warehouse side is `domain.gpedc_store`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,47 +20,48 @@ import pandas as pd
 
 from cti_pipeline.contracts import gpedc as contract
 from cti_pipeline.contracts.columns import SourceSpec, typed_frame
-from cti_pipeline.contracts.gpedc import (
-    ANIO_REFERENCIA,
-    INTERVENCIONES,
-    PRESUPUESTO,
-    PUNTOS_FOCALES,
-    QUESTIONNAIRE_SPECS,
-    RESPUESTAS,
-    SHEET_SECTION,
-    SOCIO,
-    VALIDACIONES,
-    Roster,
-)
-import pandera.pandas as pa
+from cti_pipeline.contracts.gpedc import PREGUNTAS_FILE, PUNTOS_FOCALES, RESPUESTAS, VALIDACIONES, GpedcCatalogs, Roster
+from cti_pipeline.contracts.schema import Validation
+from cti_pipeline.domain.ingest import empty_quarantine, failures_of, latest_per_group, now, quarantine_rows, rejected_files_frame, row_states
+from cti_pipeline.domain.ledger import files_frame, new_contents, seen_order
+from cti_pipeline.landing.discovery import Discovery, FileRejection, LandedFile, discover_files
+from cti_pipeline.landing.file_reader import NO_ROWS, UnreadableFile, workbook_sheet_names
+from cti_pipeline.landing.folder_reader import ROW_COLUMN, SEMICOLON_COLUMN, FileBatch, read_folder
 
-from cti_pipeline.domain.ingest import quarantine_rows, rejected_files_frame, row_states
-from cti_pipeline.domain.indicators import round_half_up
-from cti_pipeline.landing.discovery import FileRejection, LandedFile, discover_files
-from cti_pipeline.landing.file_reader import UnreadableFile, workbook_sheet_names
-from cti_pipeline.landing.folder_reader import MTIME_COLUMN, ROW_COLUMN, SEMICOLON_COLUMN, FileBatch, read_folder
-
+ORIGEN = "gpedc"  # meta.archivos, meta.contenidos and quarantine.archivos_rechazados
 ROSTER_STEM = "puntos_focales"
 VALIDATIONS_STEM = "validaciones"
-SHEETS = tuple(spec.sheet for spec in QUESTIONNAIRE_SPECS)
-STATES = ("PENDIENTE", "OBSERVADO", "RECIBIDO", "VALIDADO")  # tracker order: what is owed first
+TEMPLATE_SHEETS = ("instrucciones", "listas", "preguntas")  # the template's own sheets: ignored silently
 FILA_STATES = ("staged", "quarantined", "superseded")
+FILAS_COLUMNS = ["origen", "archivo", "hoja", "fila", "codigo_respondente", "estado_fila"]
 
 
 @dataclass
 class Consolidation:
-    """Everything the consolidation writes: staged sheets, quarantine, rejected files, row fates."""
+    """Everything one read of the round folder writes."""
 
-    roster_found: bool
-    roster: pd.DataFrame  # codigo_respondente, tipo_respondente, entidad, secciones (nothing else)
-    staged: dict[str, pd.DataFrame]  # sheet name (respuestas, ..., validaciones) → typed rows
+    anio: int  # the round's reference year (quarantine and meta.archivos rows carry it)
+    roster_files: int  # roster files found (readable or not)
+    roster: pd.DataFrame  # staged roster rows: codigo_respondente, tipo_respondente, entidad, secciones, archivo, fila
+    staged: dict[str, pd.DataFrame]  # sheet → typed rows (respuestas, intervenciones, flujos, socios, validaciones)
     quarantined: pd.DataFrame
     rejected_files: pd.DataFrame
-    filas: pd.DataFrame  # one row per row read: origen, archivo, hoja, fila, codigo_respondente, estado_fila
+    filas: pd.DataFrame  # one row per row read (raw.gpedc_filas): no cell value, the roster holds contact details
+    files: pd.DataFrame  # meta.archivos rows before their counts
+    contents: pd.DataFrame  # meta.contenidos rows seen for the first time
     warnings: list[str] = field(default_factory=list)
 
+    @property
+    def roster_found(self) -> bool:
+        return not self.roster.empty
+
+    @property
+    def roster_unusable(self) -> bool:
+        """A roster file is there but no valid respondent could be read from it."""
+        return self.roster_files > 0 and self.roster.empty
+
     def file_counts(self) -> pd.DataFrame:
-        """Per file and sheet: rows read, staged, quarantined, superseded (the "nothing lost" identity)."""
+        """Per file and sheet: rows read, staged, quarantined, superseded."""
         columns = ["archivo", "hoja", "leidas", *FILA_STATES]
         if self.filas.empty:
             return pd.DataFrame(columns=columns)
@@ -68,37 +74,48 @@ class Consolidation:
         return counts.reset_index()[columns]
 
 
-# --- reading --------------------------------------------------------------------------------------
-
-
 @dataclass
-class _Sheet:
+class Sheet:
     """One kind of sheet of the round, as read and canonicalised."""
 
     spec: SourceSpec
+    batch: FileBatch
     rows: pd.DataFrame
     prepared: pd.DataFrame
-    problems: pd.DataFrame
+    order: pd.Series  # per row: when its file's content was first seen (ns)
 
 
-def _read(files: list[LandedFile], spec: SourceSpec, rejected: dict[str, list[str]], warnings: list[str]) -> _Sheet:
-    batch: FileBatch = read_folder(files, spec)
-    for rejection in batch.rejected:
-        rejected.setdefault(rejection.archivo, []).append(rejection.motivo)
+@dataclass
+class Outcome:
+    staged: pd.DataFrame
+    quarantined: pd.DataFrame
+    filas: pd.DataFrame
+
+
+# --- reading --------------------------------------------------------------------------------------
+
+
+def read_sheet(files: list[LandedFile], spec: SourceSpec, catalogs: GpedcCatalogs, first_seen: Mapping[str, int],
+               warnings: list[str]) -> Sheet:
+    batch = read_folder(files, spec)
     # No cell of a GPEDC file is kept in a raw table (the roster's extra columns hold contact details).
     warnings.extend(w.replace("kept in raw and ignored downstream", "ignored and not stored") for w in batch.warnings)
     rows = batch.rows
     rows["hoja"] = rows["hoja"].astype("object")
-    return _Sheet(spec, rows, contract.prepare(spec, rows, rows["archivo"], rows[SEMICOLON_COLUMN]), batch.problems)
+    prepared = contract.prepare(spec, rows, catalogs, rows["archivo"], rows[SEMICOLON_COLUMN])
+    order = rows["archivo"].map(seen_order(batch, first_seen)).astype("int64") if len(rows) else pd.Series(dtype="int64")
+    return Sheet(spec, batch, rows, prepared, order)
 
 
-def _drop_files(sheet: _Sheet, names: set[str]) -> _Sheet:
-    keep = ~sheet.rows["archivo"].isin(names)
-    kept = sheet.problems[sheet.problems["index"].isin(sheet.rows.index[keep])]
-    return _Sheet(sheet.spec, sheet.rows[keep], sheet.prepared[keep], kept)
+def keep_files(sheet: Sheet, rejected: set[str]) -> Sheet:
+    """The sheet without the rows of workbooks rejected whole (for one of their sheets)."""
+    keep = ~sheet.rows["archivo"].isin(rejected)
+    batch = FileBatch(sheet.batch.rows, sheet.batch.problems[sheet.batch.problems["index"].isin(sheet.rows.index[keep])],
+                      sheet.batch.outcomes, sheet.batch.warnings)
+    return Sheet(sheet.spec, batch, sheet.rows[keep], sheet.prepared[keep], sheet.order[keep])
 
 
-def _classify(files: list[LandedFile]) -> tuple[list[LandedFile], list[LandedFile], list[LandedFile], list[FileRejection]]:
+def classify(files: list[LandedFile]) -> tuple[list[LandedFile], list[LandedFile], list[LandedFile], list[FileRejection]]:
     """Roster files, validation files, questionnaire workbooks, and CSVs that cannot be a questionnaire."""
     roster, validations, workbooks, rejected = [], [], [], []
     for file in files:
@@ -110,36 +127,37 @@ def _classify(files: list[LandedFile]) -> tuple[list[LandedFile], list[LandedFil
         elif file.suffix == ".xlsx":
             workbooks.append(file)
         else:
-            rejected.append(
-                FileRejection(
-                    file.name,
-                    "Los cuestionarios de la ronda se envían como libro .xlsx con las hojas respuestas, intervenciones, "
-                    "flujos y/o presupuesto; un CSV solo se acepta como puntos_focales.csv o validaciones.csv.",
-                )
-            )
+            rejected.append(rejection(
+                file,
+                "Los cuestionarios de la ronda se envían como libro .xlsx con las hojas respuestas, intervenciones, "
+                "flujos y/o socios; un CSV solo se acepta como puntos_focales.csv o validaciones.csv.",
+            ))
     return roster, validations, workbooks, rejected
 
 
-def _sheets_per_workbook(
-    workbooks: list[LandedFile], rejected: dict[str, list[str]], warnings: list[str]
-) -> dict[str, list[LandedFile]]:
+def rejection(file: LandedFile, motivo: str) -> FileRejection:
+    return FileRejection(file.name, motivo, size=file.size, mtime_ns=file.mtime_ns)
+
+
+def sheets_per_workbook(workbooks: list[LandedFile], rejected: list[FileRejection], warnings: list[str]) -> dict[str, list[LandedFile]]:
     """Which questionnaire sheets each workbook has (case-insensitive); a workbook with none is rejected."""
-    by_sheet: dict[str, list[LandedFile]] = {sheet: [] for sheet in SHEETS}
+    by_sheet: dict[str, list[LandedFile]] = {sheet: [] for sheet in contract.QUESTIONNAIRE_SHEETS}
     for file in workbooks:
         try:
             names = workbook_sheet_names(file)
         except UnreadableFile as error:
-            rejected.setdefault(file.name, []).append(str(error))
+            rejected.append(rejection(file, str(error)))
             continue
         present = {name.strip().casefold() for name in names}
-        found = [sheet for sheet in SHEETS if sheet in present]
+        found = [sheet for sheet in contract.QUESTIONNAIRE_SHEETS if sheet in present]
         if not found:
-            rejected.setdefault(file.name, []).append(
-                f"El libro no tiene ninguna de las hojas del cuestionario ({', '.join(SHEETS)}); "
-                f"hojas encontradas: {', '.join(names) or 'ninguna'}. Use la plantilla del cuestionario AGCED."
-            )
+            rejected.append(rejection(
+                file,
+                f"El libro no tiene ninguna de las hojas del cuestionario ({', '.join(contract.QUESTIONNAIRE_SHEETS)}); "
+                f"hojas encontradas: {', '.join(names) or 'ninguna'}. Use la plantilla (cti-pipeline template gpedc).",
+            ))
             continue
-        others = [name for name in names if name.strip().casefold() not in SHEETS]
+        others = [name for name in names if name.strip().casefold() not in (*contract.QUESTIONNAIRE_SHEETS, *TEMPLATE_SHEETS)]
         if others:
             warnings.append(f"{file.name}: sheet(s) ignored: {', '.join(others)}")
         for sheet in found:
@@ -150,398 +168,257 @@ def _sheets_per_workbook(
 # --- supersession ---------------------------------------------------------------------------------
 
 
-def _superseded(prepared: pd.DataFrame, rows: pd.DataFrame, by: list[str]) -> pd.Series:
-    """A group (e.g. one respondent's section) sent in several files: the latest-modified file counts."""
-    if prepared.empty:
-        return pd.Series(False, index=prepared.index, dtype=bool)
-    groups = prepared[by].astype("object").where(prepared[by].notna(), None)
-    complete = groups.notna().all(axis=1)
-    mtime = rows[MTIME_COLUMN]
-    latest = mtime[complete].groupby([groups.loc[complete, c] for c in by]).transform("max")
-    return (complete & (mtime < latest.reindex(prepared.index))).fillna(False).astype(bool)
+def superseded_rows(sheet: Sheet, per: tuple[str, ...]) -> pd.Series:
+    """Rows of a group (one respondent's section, one partner-year, …) sent again in a file first seen later."""
+    if sheet.rows.empty:
+        return pd.Series(False, index=sheet.rows.index, dtype=bool)
+    groups = sheet.prepared[list(per)] if per else pd.DataFrame({"ronda": "ronda"}, index=sheet.rows.index)
+    superseded, _ = latest_per_group(sheet.order, sheet.rows["archivo"], groups)
+    return superseded
 
 
-def _workbook_respondent(sheets: dict[str, _Sheet]) -> dict[str, str]:
+def workbook_respondent(sheets: dict[str, Sheet]) -> dict[str, str]:
     """The one respondent code each workbook names in its other sheets (files naming several are left out)."""
-    codes = pd.concat(
-        [pd.DataFrame({"archivo": s.rows["archivo"], "codigo": s.prepared["codigo_respondente"]}) for k, s in sheets.items() if k != "presupuesto"],
-        ignore_index=True,
-    ).dropna()
-    unique = codes.drop_duplicates().groupby("archivo")["codigo"].agg(list)
-    return {archivo: found[0] for archivo, found in unique.items() if len(found) == 1}
-
-
-# --- validation -----------------------------------------------------------------------------------
-
-
-def _model(spec: SourceSpec, roster: Roster | None, section_codes: tuple[str, ...]):
-    if spec is PUNTOS_FOCALES:
-        return contract.puntos_focales_model(section_codes)
-    factory = {
-        "respuestas": contract.respuestas_model,
-        "intervenciones": contract.intervenciones_model,
-        "flujos": contract.flujos_model,
-        "presupuesto": contract.presupuesto_model,
-        "validaciones": contract.validaciones_model,
-    }[spec.sheet]
-    return factory(roster)
-
-
-def _rule_columns(spec: SourceSpec) -> dict[str, str]:
-    columns = dict(contract.DATAFRAME_RULE_COLUMNS)
-    columns["clave_duplicada"] = contract.KEY_COLUMN.get(spec.sheet, "codigo_respondente")
-    columns["respondente_no_identificado"] = "codigo_respondente"
-    return columns
-
-
-def model_failures(model: type[pa.DataFrameModel], prepared: pd.DataFrame, dataframe_rule_columns: dict[str, str]) -> pd.DataFrame:
-    """Run the pandera model lazily; one row per (row index, column, rule) that failed."""
-    try:
-        model.validate(prepared, lazy=True)
-    except pa.errors.SchemaErrors as errors:
-        cases = errors.failure_cases
-    else:
-        return pd.DataFrame({"index": pd.Series(dtype="int64"), "columna": pd.Series(dtype="str"), "regla": pd.Series(dtype="str")})
-    cases = cases[cases["index"].notna()]
-    rule = cases["check"].astype("str").where(cases["check"] != "not_nullable", "obligatorio")
-    is_frame_rule = cases["schema_context"] == "DataFrameSchema"
-    column = cases["column"].astype("str").where(~is_frame_rule, rule.map(dataframe_rule_columns))
-    failures = pd.DataFrame({"index": cases["index"].astype("int64"), "columna": column, "regla": rule})
-    return failures.drop_duplicates().reset_index(drop=True)
-
-
-def _failures(sheet: _Sheet, active: pd.Series, roster: Roster | None, section_codes: tuple[str, ...]) -> pd.DataFrame:
-    prepared = sheet.prepared[active]
-    found = [model_failures(_model(sheet.spec, roster, section_codes), prepared, _rule_columns(sheet.spec))]
-    if sheet.spec is not PUNTOS_FOCALES and not sheet.problems.empty:  # the roster's extra columns are contact details
-        found.append(sheet.problems[sheet.problems["index"].isin(sheet.rows.index[active])])
-    failures = pd.concat(found, ignore_index=True)
-    if sheet.spec is INTERVENCIONES:  # one failure per part that exceeds its total, on that part's column
-        parts = failures["regla"] == "parte_mayor_que_total"
-        exceeded = contract.part_exceeds_total(prepared.loc[failures.loc[parts, "index"].unique()])
-        expanded = exceeded.stack()
-        expanded = expanded[expanded].reset_index()
-        refined = pd.DataFrame({"index": expanded.iloc[:, 0].astype("int64"), "columna": expanded.iloc[:, 1], "regla": "parte_mayor_que_total"})
-        failures = pd.concat([failures[~parts], refined], ignore_index=True)
-    return failures
-
-
-def _quarantine(
-    sheet: _Sheet, failures: pd.DataFrame, roster: Roster | None, section_codes: tuple[str, ...]
-) -> pd.DataFrame:
-    spec, prepared = sheet.spec, sheet.prepared
-    assigned = roster.assigned if roster is not None else {}
-    partners = ", ".join(sorted(roster.partners)) if roster is not None else ""
-
-    def context(rule: str, column: str, row: pd.Series) -> dict[str, object]:
-        canonical = prepared.loc[row.name]
-        respondent = canonical.get("codigo_respondente")
-        respondent = None if pd.isna(respondent) else respondent
-        if rule == "valor_no_permitido":
-            return {"permitidos": contract.allowed_values(spec, column, section_codes)}
-        if rule == "seccion_no_asignada":
-            section = canonical["seccion"] if "seccion" in canonical else SHEET_SECTION[spec.sheet]
-            return {"valor": section, "respondente": respondent, "permitidos": ", ".join(sorted(assigned.get(respondent, ()))) or "ninguna"}
-        if rule == "socio_desconocido":
-            return {"permitidos": partners or "la lista no tiene socios para el desarrollo"}
-        if rule == "modulo_invalido":
-            return {"seccion": canonical.get("seccion")}
-        if rule == "parte_mayor_que_total":
-            return {"total": canonical[contract.PARTS[column]]}
-        if rule == "clave_duplicada":
-            return {"clave": ", ".join(f"{k}={'' if pd.isna(canonical[k]) else canonical[k]}" for k in spec.key)}
+    frames = [
+        pd.DataFrame({"archivo": s.rows["archivo"], "codigo": s.prepared["codigo_respondente"]})
+        for name, s in sheets.items() if name != "socios" and not s.rows.empty
+    ]
+    if not frames:
         return {}
+    codes = pd.concat(frames, ignore_index=True).dropna().drop_duplicates()
+    found = codes.groupby("archivo")["codigo"].agg(list)
+    return {archivo: names[0] for archivo, names in found.items() if len(names) == 1}
 
-    quarantined = quarantine_rows(spec.origen, ANIO_REFERENCIA, sheet.rows, failures, context)
-    if quarantined.empty:
-        return quarantined
-    source = prepared.loc[failures.sort_values(["index", "columna", "regla"], kind="stable")["index"]]
+
+# --- validation, quarantine, staging --------------------------------------------------------------
+
+MessageContext = Callable[[str, str, pd.Series], dict[str, object]]
+
+
+def process(sheet: Sheet, superseded: pd.Series, check: Validation, anio: int, context: MessageContext,
+            keep_problems: Callable[[pd.DataFrame], pd.DataFrame] = lambda p: p) -> Outcome:
+    """Validate the rows that count (the key rule sees only them), quarantine, stage, and give each row its fate."""
+    active = sheet.prepared[~superseded.to_numpy(dtype=bool)]
+    problems = keep_problems(sheet.batch.problems)
+    problems = problems[problems["index"].isin(active.index)]
+    failures = failures_of(check, active, problems)
+    quarantined = quarantine_rows(sheet.spec.origen, anio, sheet.rows, failures, context)
+    if not quarantined.empty:
+        canonical = sheet.prepared.loc[failures.sort_values(["index", "columna", "regla"], kind="stable")["index"]]
+        quarantined["mensaje"] = [prefix(sheet.spec, code, hoja) + text for code, hoja, text in
+                                  zip(canonical["codigo_respondente"], quarantined["hoja"], quarantined["mensaje"], strict=True)]
+    states = row_states(sheet.rows.index, superseded, failures)
+    filas = pd.DataFrame({
+        "origen": sheet.spec.origen,
+        "archivo": sheet.rows["archivo"],
+        "hoja": sheet.rows["hoja"],
+        "fila": sheet.rows[ROW_COLUMN].astype("int64"),
+        "codigo_respondente": sheet.prepared["codigo_respondente"],
+        "estado_fila": states,
+    }, index=sheet.rows.index)
+    return Outcome(staged_rows(sheet, states.index[states == "staged"]), quarantined, filas.reset_index(drop=True))
+
+
+def prefix(spec: SourceSpec, code: object, hoja: object) -> str:
+    shown = "" if code is None or (not isinstance(code, str) and pd.isna(code)) else code
     if spec is PUNTOS_FOCALES:
-        prefix = [f"Lista de puntos focales, fila de «{'' if pd.isna(code) else code}»: " for code in source["codigo_respondente"]]
-    else:
-        prefix = [
-            f"Respondente {'sin código' if pd.isna(code) else code}, hoja «{hoja or spec.sheet}»: "
-            for code, hoja in zip(source["codigo_respondente"], quarantined["hoja"], strict=True)
-        ]
-    quarantined["mensaje"] = [p + m for p, m in zip(prefix, quarantined["mensaje"], strict=True)]
-    return quarantined
+        return f"Lista de puntos focales, fila de «{shown}»: "
+    return f"Respondente {shown or 'sin código'}, hoja «{hoja if isinstance(hoja, str) and hoja else spec.sheet}»: "
 
 
-def _staged(sheet: _Sheet, index: pd.Index) -> pd.DataFrame:
-    if sheet.spec is PUNTOS_FOCALES:
-        return sheet.prepared.loc[index, PUNTOS_FOCALES.names].reset_index(drop=True)
+def staged_rows(sheet: Sheet, index: pd.Index) -> pd.DataFrame:
     staged = typed_frame(sheet.spec, sheet.prepared, index)
     rows = sheet.rows.loc[index]
-    staged["hoja"] = rows["hoja"].astype("str")  # missing for a CSV, as in raw and quarantine
-    staged["actualizado_en"] = pd.to_datetime(rows[MTIME_COLUMN], unit="ns").astype("datetime64[us]")
+    if sheet.spec is not PUNTOS_FOCALES:
+        staged["hoja"] = rows["hoja"].astype("str")  # missing for a CSV, as in raw and quarantine
+        staged["actualizado_en"] = pd.to_datetime(sheet.order.loc[index], unit="ns").astype("datetime64[us]")
     staged["archivo"] = rows["archivo"]
     staged["fila"] = rows[ROW_COLUMN].astype("int64")
     return staged.reset_index(drop=True)
 
 
-@dataclass
-class _Outcome:
-    staged: pd.DataFrame
-    quarantined: pd.DataFrame
-    filas: pd.DataFrame
+def message_context(spec: SourceSpec, prepared: pd.DataFrame, check: Validation, catalogs: GpedcCatalogs,
+                    roster: Roster | None) -> MessageContext:
+    """The values each rule's Spanish message names, from the row's canonical values and the catalogs."""
+    columns = {item.columna: item for item in catalogs.items if item.columna and item.hoja == spec.sheet}
+    sheet_sections = catalogs.sheet_sections(spec.sheet) if spec.sheet in contract.STRUCTURED_SHEETS else ()
+
+    def value(row: pd.Series, name: str) -> str:
+        found = row.get(name)
+        return "" if found is None or (not isinstance(found, str) and pd.isna(found)) else str(found)
+
+    def context(rule: str, column: str, raw: pd.Series) -> dict[str, object]:
+        row = prepared.loc[raw.name]
+        respondent = value(row, "codigo_respondente")
+        if rule == "valor_no_permitido":
+            allowed = check.allowed_values(column) or (", ".join(catalogs.section_codes) if column == "secciones" else "")
+            return {"permitidos": allowed}
+        if rule == "seccion_no_asignada":
+            section = value(row, "seccion") or (columns[column].seccion if column in columns else ", ".join(sheet_sections))
+            assigned = roster.assigned.get(respondent, ()) if roster is not None else ()
+            return {"seccion": section, "respondente": respondent, "permitidos": ", ".join(assigned) or "ninguna"}
+        if rule == "socio_desconocido":
+            return {"permitidos": ", ".join(roster.partners) if roster is not None and roster.partners
+                    else "la lista no tiene socios para el desarrollo"}
+        if rule == "modulo_invalido":
+            return {"seccion": value(row, "seccion")}
+        if rule == "parte_mayor_que_total":
+            total = contract.PARTS[column]
+            return {"columna_total": total, "total": value(row, total)}
+        if rule == "clave_duplicada":
+            return {"clave": ", ".join(f"{k}={value(row, k)}" for k in spec.key)}
+        if rule == "pregunta_desconocida":
+            section = value(row, "seccion")
+            examples = [item.codigo for item in catalogs.answered_items(section)][:3]
+            return {"seccion": section, "catalogo": PREGUNTAS_FILE, "ejemplo": ", ".join(examples) or "A1_2"}
+        if rule == "pregunta_en_otra_hoja":
+            item = catalogs.item(value(row, "codigo_pregunta"))
+            return {"item": item.codigo, "hoja": item.hoja, "columna_item": item.columna}
+        if rule == "respuesta_invalida":
+            item = columns.get(column) or catalogs.by_section_key.get(
+                (value(row, "seccion"), contract.item_key(pd.Series([value(row, "codigo_pregunta")], dtype="str")).iloc[0]))
+            if item is None:
+                return {"item": value(row, "codigo_pregunta"), "descripcion": "", "esperado": contract.EXPECTED["LIBRE"]}
+            return {"item": item.codigo, "descripcion": item.descripcion, "esperado": item.expected}
+        return {}
+
+    return context
 
 
-def _process(sheet: _Sheet, superseded: pd.Series, roster: Roster | None, section_codes: tuple[str, ...]) -> _Outcome:
-    failures = _failures(sheet, ~superseded, roster, section_codes)
-    states = row_states(sheet.rows.index, superseded, failures)
-    filas = pd.DataFrame(
-        {
-            "origen": sheet.spec.origen,
-            "archivo": sheet.rows["archivo"],
-            "hoja": sheet.rows["hoja"],
-            "fila": sheet.rows[ROW_COLUMN].astype("int64"),
-            "codigo_respondente": sheet.prepared["codigo_respondente"],
-            "estado_fila": states,
-        }
-    ).reset_index(drop=True)
-    return _Outcome(_staged(sheet, states.index[states == "staged"]), _quarantine(sheet, failures, roster, section_codes), filas)
+def own_columns(spec: SourceSpec) -> Callable[[pd.DataFrame], pd.DataFrame]:
+    """Cell problems of the contract's columns only: an extra column of the roster may hold a contact detail,
+    which a quarantine row would repeat."""
+    names = set(spec.names)
+    return lambda problems: problems[problems["columna"].isin(names)]
 
 
-def consolidate(round_dir: Path, section_codes: tuple[str, ...], detected_at: dt.datetime | None = None) -> Consolidation:
-    """Read and validate the whole round folder (roster first: without it nothing else is read)."""
-    detected_at = detected_at or dt.datetime.now(dt.UTC).replace(tzinfo=None)
+# --- the round ------------------------------------------------------------------------------------
+
+
+def consolidate(round_dir: Path, catalogs: GpedcCatalogs, first_seen: Mapping[str, int] | None = None,
+                detected_at: dt.datetime | None = None) -> Consolidation:
+    """Read and validate the whole round folder (roster first: without a usable one nothing else is read)."""
+    first_seen = first_seen or {}
+    detected_at = detected_at or now()
+    anio = catalogs.anio_referencia
     discovery = discover_files(round_dir)
     warnings = list(discovery.warnings)
-    roster_files, validation_files, workbooks, not_questionnaires = _classify(discovery.files)
-    rejected: dict[str, list[str]] = {}
-    outcomes: list[_Outcome] = []
-
-    roster_sheet = _read(roster_files, PUNTOS_FOCALES, rejected, warnings)
-    if len(roster_files) > 1:
-        warnings.append(f"several roster files ({', '.join(f.name for f in roster_files)}): the latest-modified one counts")
-    latest_roster = roster_sheet.rows[MTIME_COLUMN] < roster_sheet.rows[MTIME_COLUMN].max()
-    roster_outcome = _process(roster_sheet, latest_roster, None, section_codes)
-    outcomes.append(roster_outcome)
-    roster_found = not roster_sheet.rows.empty
+    roster_files, validation_files, workbooks, early = classify(discovery.files)
+    early = discovery.rejected + early
+    batches: list[FileBatch] = []
+    rejected_whole: dict[str, list[str]] = {}  # workbook → why (one of its sheets could not be read)
+    outcomes: list[Outcome] = []
     staged: dict[str, pd.DataFrame] = {}
+    questionnaire_files: dict[str, list[LandedFile]] = {}
 
-    if not roster_found:
-        waiting = len(workbooks) + len(validation_files)
-        warnings.append(
-            f"no focal-point roster (puntos_focales.csv|xlsx) in {round_dir}: the GPEDC marts are empty"
-            + (f"; {waiting} questionnaire/validation file(s) wait for it and were not read" if waiting else "")
-        )
+    roster_sheet = read_sheet(roster_files, PUNTOS_FOCALES, catalogs, first_seen, warnings)
+    batches.append(roster_sheet.batch)
+    if len(roster_files) > 1:
+        warnings.append(f"several roster files ({', '.join(f.name for f in roster_files)}): the one first seen latest counts")
+    # An unreadable or empty roster never hides a readable older one: only readable files with rows take part.
+    roster_superseded = superseded_rows(roster_sheet, ())
+    roster_check = contract.roster_validation(catalogs)
+    roster_outcome = process(roster_sheet, roster_superseded, roster_check, anio,
+                             message_context(PUNTOS_FOCALES, roster_sheet.prepared, roster_check, catalogs, None),
+                             own_columns(PUNTOS_FOCALES))
+    outcomes.append(roster_outcome)
+    roster_frame = roster_outcome.staged
+
+    if roster_frame.empty:
+        waiting = workbooks + validation_files
+        if roster_files:
+            warnings.append(
+                f"the focal-point roster ({', '.join(f.name for f in roster_files)}) could not be used: "
+                "no readable file with a valid row; questionnaires and validations were not read"
+            )
+        else:
+            warnings.append(
+                f"no focal-point roster (puntos_focales.csv|xlsx) in {round_dir}: the GPEDC marts are empty"
+                + (f"; {len(waiting)} questionnaire/validation file(s) wait for it and were not read" if waiting else "")
+            )
+        early += [rejection(file, "No se leyó: la ronda aún no tiene una lista de puntos focales válida "
+                                  "(puntos_focales.csv o .xlsx). Se leerá cuando APCI cargue la lista.") for file in waiting]
     else:
-        roster = Roster(roster_outcome.staged, section_codes)
-        by_sheet = _sheets_per_workbook(workbooks, rejected, warnings)
-        sheets = {spec.sheet: _read(by_sheet[spec.sheet], spec, rejected, warnings) for spec in QUESTIONNAIRE_SPECS}
-        # A workbook rejected for one sheet is rejected whole: nothing of it reaches staging.
-        sheets = {name: _drop_files(sheet, set(rejected)) for name, sheet in sheets.items()}
-        respondent_of = _workbook_respondent(sheets)
-        budget = sheets["presupuesto"]
-        budget.prepared["codigo_respondente"] = budget.prepared["codigo_respondente"].fillna(
-            budget.rows["archivo"].map(respondent_of)
-        ).astype("str")
-        group_by = {"respuestas": ["codigo_respondente", "seccion"]}
+        roster = Roster(roster_frame[list(PUNTOS_FOCALES.names)], catalogs.section_codes)
+        specs = contract.questionnaire_specs(catalogs)
+        by_sheet = sheets_per_workbook(workbooks, early, warnings)
+        questionnaire_files = by_sheet
+        sheets = {name: read_sheet(by_sheet[name], spec, catalogs, first_seen, warnings) for name, spec in specs.items()}
+        for sheet in sheets.values():
+            # A questionnaire sheet without a single row (not even a header) is as good as absent.
+            sheet.batch.outcomes = [(f, o) for f, o in sheet.batch.outcomes if not (isinstance(o, FileRejection) and o.motivo == NO_ROWS)]
+            batches.append(sheet.batch)
+            for refused in sheet.batch.rejected:
+                rejected_whole.setdefault(refused.archivo, []).append(refused.motivo)
+        # A workbook with a sheet that cannot be read is rejected whole: nothing of it reaches staging.
+        sheets = {name: keep_files(sheet, set(rejected_whole)) for name, sheet in sheets.items()}
+        socios = sheets["socios"]
+        socios.prepared["codigo_respondente"] = socios.prepared["codigo_respondente"].fillna(
+            socios.rows["archivo"].map(workbook_respondent(sheets))).astype("str")
         for name, sheet in sheets.items():
-            superseded = _superseded(sheet.prepared, sheet.rows, group_by.get(name, ["codigo_respondente"]))
-            outcome = _process(sheet, superseded, roster, section_codes)
+            check = (contract.respuestas_validation(catalogs, roster) if name == RESPUESTAS
+                     else contract.structured_validation(name, catalogs, roster))
+            outcome = process(sheet, superseded_rows(sheet, contract.SUPERSEDED_PER[name]), check, anio,
+                              message_context(sheet.spec, sheet.prepared, check, catalogs, roster))
             outcomes.append(outcome)
             staged[name] = outcome.staged
-        validation_sheet = _read(validation_files, VALIDACIONES, rejected, warnings)
-        outcome = _process(validation_sheet, pd.Series(False, index=validation_sheet.rows.index, dtype=bool), roster, section_codes)
+        validations = read_sheet(validation_files, VALIDACIONES, catalogs, first_seen, warnings)
+        batches.append(validations.batch)
+        check = contract.validaciones_validation(catalogs, roster)
+        outcome = process(validations, pd.Series(False, index=validations.rows.index, dtype=bool), check, anio,
+                          message_context(VALIDACIONES, validations.prepared, check, catalogs, roster))
         outcomes.append(outcome)
         staged["validaciones"] = outcome.staged
 
-    rejections = not_questionnaires + discovery.rejected + [FileRejection(name, " ".join(reasons)) for name, reasons in rejected.items()]
+    by_file = {r.archivo: r for r in early}
+    rejections = list(by_file.values()) + [FileRejection(name, " ".join(dict.fromkeys(reasons))) for name, reasons in rejected_whole.items()]
+    for batch in batches:
+        for refused in batch.rejected:
+            if refused.archivo not in rejected_whole and refused.archivo not in by_file:
+                rejections.append(refused)  # a roster or validation file that could not be read
+                by_file[refused.archivo] = refused
+    files = ledger_files(anio, early, batches, rejected_whole, [f for files in questionnaire_files.values() for f in files])
+    contents = pd.concat([new_contents(ORIGEN, batch, first_seen) for batch in batches], ignore_index=True)
+    quarantined = [o.quarantined for o in outcomes if not o.quarantined.empty]
     return Consolidation(
-        roster_found=roster_found,
-        roster=roster_outcome.staged,
+        anio=anio,
+        roster_files=len(roster_files),
+        roster=roster_frame,
         staged=staged,
-        quarantined=pd.concat([o.quarantined for o in outcomes], ignore_index=True),
-        rejected_files=rejected_files_frame("gpedc", ANIO_REFERENCIA, rejections, detected_at),
-        filas=pd.concat([o.filas for o in outcomes], ignore_index=True),
+        quarantined=pd.concat(quarantined, ignore_index=True) if quarantined else empty_quarantine(),
+        rejected_files=rejected_files_frame(ORIGEN, anio, sorted(rejections, key=lambda r: r.archivo), detected_at),
+        filas=pd.concat([o.filas for o in outcomes], ignore_index=True).astype({"fila": "int64"}),
+        files=files,
+        contents=contents.drop_duplicates("huella_contenido", ignore_index=True),
         warnings=warnings,
     )
 
 
-# --- marts ----------------------------------------------------------------------------------------
+def ledger_files(anio: int, early: list[FileRejection], batches: list[FileBatch], rejected_whole: Mapping[str, list[str]],
+                 listed: list[LandedFile] = ()) -> pd.DataFrame:
+    """One `meta.archivos` row per file of the folder (before its counts): a workbook read sheet by sheet is one
+    row, its sheets listed in `hoja`; one refused sheet rejects it whole."""
+    parts = [files_frame(ORIGEN, anio, Discovery(rejected=early), FileBatch(pd.DataFrame(), pd.DataFrame()))]
+    parts += [files_frame(ORIGEN, anio, Discovery(), batch) for batch in batches]
+    if listed:  # every workbook read sheet by sheet, even one whose questionnaire sheets are all empty (SIN_FILAS)
+        parts.append(pd.DataFrame({
+            "origen": ORIGEN, "anio": anio, "archivo": [f.name for f in listed], "bytes": [f.size for f in listed],
+            "modificado_en": pd.to_datetime([f.mtime_ns for f in listed], unit="ns"),
+        }).reindex(columns=parts[0].columns))
+    frame = pd.concat([p for p in parts if not p.empty], ignore_index=True) if any(not p.empty for p in parts) else parts[0]
 
+    def joined(separator: str) -> Callable[[pd.Series], object]:
+        def join(values: pd.Series) -> object:
+            found = list(dict.fromkeys(v for v in values if isinstance(v, str) and v))
+            return separator.join(found) if found else None
+        return join
 
-def latest_validations(validaciones: pd.DataFrame) -> pd.DataFrame:
-    """The latest validation row per (respondent, section): latest `fecha`, then the later row read."""
-    columns = ["codigo_respondente", "seccion", "estado", "fecha", "observacion"]
-    if validaciones.empty:
-        return pd.DataFrame({c: pd.Series(dtype="str") for c in columns})
-    ordered = validaciones.assign(_f=pd.to_datetime(validaciones["fecha"])).sort_values(
-        ["_f", "archivo", "fila"], kind="stable"
+    merged = frame.groupby("archivo", sort=True, as_index=False).agg(
+        origen=("origen", "first"), anio=("anio", "first"), hoja=("hoja", joined(", ")), bytes=("bytes", "max"),
+        modificado_en=("modificado_en", "max"), ruc_entidad=("ruc_entidad", "first"),
+        huella_contenido=("huella_contenido", joined(", ")), motivo=("motivo", joined(" ")),
     )
-    return ordered.drop_duplicates(["codigo_respondente", "seccion"], keep="last")[columns].reset_index(drop=True)
-
-
-def _received(respuestas: pd.DataFrame, data_sheets: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """Per (respondent, section): questions answered, anything received, and when it last changed."""
-    frames = []
-    if not respuestas.empty:
-        answered = respuestas.assign(_answered=respuestas["respuesta"].notna())
-        frames.append(
-            answered.groupby(["codigo_respondente", "seccion"], as_index=False).agg(
-                preguntas_respondidas=("_answered", "sum"), recibido=("_answered", "size"), actualizado_en=("actualizado_en", "max")
-            )
-        )
-    for sheet, frame in data_sheets.items():
-        if frame is None or frame.empty:
-            continue
-        grouped = frame.groupby("codigo_respondente", as_index=False).agg(
-            recibido=("fila", "size"), actualizado_en=("actualizado_en", "max")
-        )
-        frames.append(grouped.assign(seccion=SHEET_SECTION[sheet], preguntas_respondidas=0))
-    if not frames:
-        return pd.DataFrame(columns=["codigo_respondente", "seccion", "preguntas_respondidas", "recibido", "actualizado_en"])
-    received = pd.concat(frames, ignore_index=True)
-    return received.groupby(["codigo_respondente", "seccion"], as_index=False).agg(
-        preguntas_respondidas=("preguntas_respondidas", "sum"), recibido=("recibido", "sum"), actualizado_en=("actualizado_en", "max")
-    )
-
-
-def completitud(roster: pd.DataFrame, section_codes: tuple[str, ...], staged: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """One row per (respondent, assigned section) with its collection/validation state.
-
-    PENDIENTE: nothing received; RECIBIDO: answers or data rows staged; OBSERVADO / VALIDADO: the
-    latest validation row of that respondent and section (it counts even over newer answers).
-    """
-    columns = ["codigo_respondente", "entidad", "tipo_respondente", "seccion", "preguntas_respondidas", "estado", "ultima_actualizacion"]
-    assignments = Roster(roster, section_codes).assignments()
-    if assignments.empty:
-        return pd.DataFrame({c: pd.Series(dtype="str") for c in columns}).astype(
-            {"preguntas_respondidas": "int64", "ultima_actualizacion": "datetime64[us]"}
-        )
-    empty = pd.DataFrame()
-    received = _received(staged.get("respuestas", empty), {k: staged.get(k, empty) for k in SHEET_SECTION})
-    validation = latest_validations(staged.get("validaciones", empty))
-    tracker = assignments.merge(received, on=["codigo_respondente", "seccion"], how="left").merge(
-        validation[["codigo_respondente", "seccion", "estado", "fecha"]], on=["codigo_respondente", "seccion"], how="left"
-    )
-    has_data = tracker["recibido"].fillna(0) > 0
-    estado = tracker["estado"].astype("object")
-    estado = estado.where(estado.notna(), pd.Series(["RECIBIDO" if d else "PENDIENTE" for d in has_data], index=tracker.index))
-    validated_at = pd.to_datetime(tracker["fecha"]).astype("datetime64[us]")
-    received_at = pd.to_datetime(tracker["actualizado_en"]).astype("datetime64[us]")
-    tracker["estado"] = estado.astype("str")
-    tracker["preguntas_respondidas"] = tracker["preguntas_respondidas"].fillna(0).astype("int64")
-    tracker["ultima_actualizacion"] = pd.concat([received_at, validated_at], axis=1).max(axis=1).astype("datetime64[us]")
-    return tracker[columns].reset_index(drop=True)
-
-
-INDICADORES = (
-    "objetivos_alineados",
-    "indicadores_alineados",
-    "indicadores_fuente_gobierno",
-    "evaluaciones_con_gobierno",
-    "ods_17_15_1",
-    "previsibilidad_anual",
-    "en_presupuesto",
-)
-ODS_COMPONENTS = ("objetivos_alineados", "indicadores_alineados", "indicadores_fuente_gobierno")
-TOTAL = "TOTAL"
-
-
-def _ratio(numerador: float, denominador: float) -> float | None:
-    """%, 2 decimals, rounded half up as the PNCTI indicators are (3.125 → 3.13; Python's round gives 3.12)."""
-    return None if denominador == 0 else round_half_up(100.0 * numerador / denominador, 2)
-
-
-def reference_interventions(intervenciones: pd.DataFrame, anio: int = ANIO_REFERENCIA) -> pd.DataFrame:
-    """Interventions approved in the reference year count for the B.2 indicators."""
-    if intervenciones.empty:
-        return intervenciones
-    return intervenciones[pd.to_datetime(intervenciones["fecha_aprobacion"]).dt.year == anio]
-
-
-def indicadores(
-    roster: pd.DataFrame,
-    intervenciones: pd.DataFrame,
-    flujos: pd.DataFrame,
-    presupuesto: pd.DataFrame,
-    anio: int = ANIO_REFERENCIA,
-) -> pd.DataFrame:
-    """Per development partner of the roster and TOTAL, the working definitions of contract gpedc.md."""
-    partners = sorted(roster.loc[roster["tipo_respondente"] == SOCIO, "codigo_respondente"]) if not roster.empty else []
-    iv = reference_interventions(intervenciones, anio)
-    fl = flujos[flujos["anio"] == anio] if not flujos.empty else flujos
-    pr = presupuesto[presupuesto["anio"] == anio] if not presupuesto.empty else presupuesto
-
-    def total(frame: pd.DataFrame, code_column: str, code: str, column: str) -> float:
-        if frame.empty:
-            return 0.0
-        return float(frame.loc[frame[code_column] == code, column].astype("float64").sum())
-
-    rows: list[tuple[str, str, float, float]] = []
-    for code in partners:
-        mine = iv[iv["codigo_respondente"] == code] if not iv.empty else iv
-        indicadores_total = total(iv, "codigo_respondente", code, "indicadores_total")
-        rows.append(("objetivos_alineados", code, total(iv, "codigo_respondente", code, "objetivos_alineados"), total(iv, "codigo_respondente", code, "objetivos_total")))
-        rows.append(("indicadores_alineados", code, total(iv, "codigo_respondente", code, "indicadores_alineados"), indicadores_total))
-        rows.append(("indicadores_fuente_gobierno", code, total(iv, "codigo_respondente", code, "indicadores_fuente_gobierno"), indicadores_total))
-        with_government = float((mine["evaluacion_con_gobierno"] == "SI").sum()) if not mine.empty else 0.0
-        planned = float((mine["evaluacion_final_prevista"] == "SI").sum()) if not mine.empty else 0.0
-        rows.append(("evaluaciones_con_gobierno", code, with_government, planned))
-        d, p = total(fl, "codigo_respondente", code, "desembolsado_usd"), total(fl, "codigo_respondente", code, "programado_usd")
-        rows.append(("previsibilidad_anual", code, min(d, p), max(d, p)))
-        r = total(pr, "codigo_socio", code, "registrado_en_presupuesto_usd")
-        rows.append(("en_presupuesto", code, min(r, p), max(r, p)))
-    frame = pd.DataFrame(rows, columns=["indicador", "codigo_socio", "numerador", "denominador"])
-
-    # ods_17_15_1: mean of the defined components, per partner; TOTAL = mean of the partners' values.
-    ods_rows = []
-    for code in partners:
-        parts = frame[(frame["codigo_socio"] == code) & frame["indicador"].isin(ODS_COMPONENTS) & (frame["denominador"] > 0)]
-        ratios = parts["numerador"] / parts["denominador"]
-        ods_rows.append(("ods_17_15_1", code, float(ratios.sum()), float(len(ratios))))
-    ods = pd.DataFrame(ods_rows, columns=frame.columns)
-
-    pooled = frame.groupby("indicador", as_index=False)[["numerador", "denominador"]].sum().assign(codigo_socio=TOTAL)
-    defined = ods[ods["denominador"] > 0]
-    ods_total = pd.DataFrame(
-        [("ods_17_15_1", TOTAL, float((defined["numerador"] / defined["denominador"]).sum()), float(len(defined)))], columns=frame.columns
-    )
-    everything = pd.concat([frame, ods, pooled, ods_total], ignore_index=True) if partners else frame
-    everything["valor"] = [_ratio(n, d) for n, d in zip(everything["numerador"], everything["denominador"], strict=True)]
-    everything["valor"] = everything["valor"].astype("float64")
-    everything["anio_referencia"] = anio
-    order = {name: position for position, name in enumerate(INDICADORES)}
-    everything["_i"] = everything["indicador"].map(order)
-    everything["_s"] = (everything["codigo_socio"] == TOTAL).astype(int)
-    everything = everything.sort_values(["_i", "_s", "codigo_socio"], kind="stable")
-    return everything[["indicador", "codigo_socio", "valor", "numerador", "denominador", "anio_referencia"]].reset_index(drop=True)
-
-
-ESTADO_LABEL = {"PENDIENTE": "Pendiente", "OBSERVADO": "Observado", "RECIBIDO": "Recibido", "VALIDADO": "Validado"}
-
-
-def tracker_markdown(tracker: pd.DataFrame, max_entities: int = 40) -> str:
-    """The follow-up note APCI would send: per entity, what is still owed first, then the rest."""
-    if tracker.empty:
-        return "_Sin lista de puntos focales: no hay secciones asignadas todavía._"
-    counts = tracker["estado"].value_counts()
-    total = len(tracker)
-    lines = [
-        f"**{counts.get('PENDIENTE', 0)} de {total} secciones pendientes**, {counts.get('OBSERVADO', 0)} observadas, "
-        f"{counts.get('RECIBIDO', 0)} recibidas sin validar, {counts.get('VALIDADO', 0)} validadas.",
-        "",
-    ]
-    rank = {state: position for position, state in enumerate(STATES)}
-    frame = tracker.assign(_rank=tracker["estado"].map(rank))
-    owed = frame.groupby("codigo_respondente")["estado"].agg(lambda s: int((s == "PENDIENTE").sum() + (s == "OBSERVADO").sum()))
-    order = frame.drop_duplicates("codigo_respondente").assign(_owed=lambda f: f["codigo_respondente"].map(owed))
-    order = order.sort_values(["_owed", "entidad"], ascending=[False, True], kind="stable")
-    for shown, entity in enumerate(order.itertuples()):
-        if shown == max_entities:
-            lines.append(f"_… {len(order) - max_entities} entidades más_")
-            break
-        mine = frame[frame["codigo_respondente"] == entity.codigo_respondente].sort_values(["_rank", "seccion"], kind="stable")
-        lines.append(f"**{entity.entidad}** ({entity.codigo_respondente}, {entity.tipo_respondente})")
-        for state, group in mine.groupby("_rank", sort=True):
-            label = ESTADO_LABEL[group["estado"].iloc[0]]
-            sections = ", ".join(
-                f"{row.seccion} ({row.preguntas_respondidas} resp.)" if row.estado != "PENDIENTE" else row.seccion
-                for row in group.itertuples()
-            )
-            lines.append(f"- {label}: {sections}")
-        lines.append("")
-    return "\n".join(lines).strip()
+    whole = merged["archivo"].map({name: " ".join(dict.fromkeys(reasons)) for name, reasons in rejected_whole.items()})
+    merged["motivo"] = whole.where(whole.notna(), merged["motivo"])
+    return merged.astype({"origen": "str", "anio": "Int64", "archivo": "str", "hoja": "str", "bytes": "Int64", "ruc_entidad": "str",
+                          "huella_contenido": "str", "motivo": "str"}).astype({"modificado_en": "datetime64[us]"})

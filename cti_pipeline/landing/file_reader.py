@@ -33,6 +33,8 @@ from cti_pipeline.settings import MAX_CELL_CHARS, MAX_UNPACKED_BYTES
 # Rules of cells found while reading (the row is quarantined, its siblings go on).
 FORMULA_WITHOUT_VALUE = "formula_sin_valor"
 CELL_TOO_LONG = "celda_demasiado_larga"
+# Why a file (or the sheet read of a workbook) with no row at all, not even a header, is rejected.
+NO_ROWS = "El archivo no tiene filas."
 
 
 @dataclass(frozen=True)
@@ -191,7 +193,7 @@ def body_of(columns: list[list[str]], hoja: str | None) -> Table:
     """
     height = len(columns[0]) if columns else 0
     if height == 0:
-        raise UnreadableFile("El archivo no tiene filas.")
+        raise UnreadableFile(NO_ROWS)
     non_empty = list(map(bool, map(str.strip, columns[0])))
     for position, filled in enumerate(non_empty):
         if not filled:
@@ -199,7 +201,7 @@ def body_of(columns: list[list[str]], hoja: str | None) -> Table:
     try:
         header_position = non_empty.index(True)
     except ValueError:
-        raise UnreadableFile("El archivo no tiene filas.") from None
+        raise UnreadableFile(NO_ROWS) from None
     headers = [normalize_header(column[header_position].strip()) for column in columns]
     body_positions = [p for p in range(header_position + 1, height) if non_empty[p]]
     if len(body_positions) == height - header_position - 1:
@@ -247,7 +249,7 @@ def read_xlsx(content: bytes, spec: ReadSpec) -> Table:
     except Exception as error:  # calamine raises several error types for broken workbooks
         raise unreadable_workbook(error) from error
     if table is None:
-        raise UnreadableFile("El archivo no tiene filas.")
+        raise UnreadableFile(NO_ROWS)
     if chosen.strip().casefold() != spec.sheet.casefold():
         table.warnings.append(f"no sheet named {spec.sheet!r}; read the first sheet {chosen!r}")
     table.formulas = formulas_without_value(archive, chosen)
@@ -263,12 +265,14 @@ def _sheet_table(rows: list[list[object]], hoja: str) -> Table | None:
 
 
 def _refuse_if_data_is_elsewhere(workbook: CalamineWorkbook, names: list[str], chosen: str, spec: ReadSpec) -> None:
-    """The named sheet holds no data: if another sheet holds rows under the contract's header, say so."""
+    """The named sheet holds no data: if another sheet holds rows under the contract's (required) header, say so."""
     for other in names:
         if other == chosen:
             continue
         table = _sheet_table(workbook.get_sheet_by_name(other).to_python(skip_empty_area=False), other)
-        if table is not None and table.fila and set(table.names) & set(spec.required_names):
+        # The contract's whole required header: a GPEDC workbook's other questionnaire sheets share a column or two
+        # with the empty one (codigo_respondente) and are not its rows.
+        if table is not None and table.fila and set(spec.required_names) <= set(table.names):
             raise UnreadableFile(
                 f"La hoja «{chosen}» no tiene filas de datos, pero la hoja «{other}» tiene {len(table.fila)} fila(s) "
                 f"con las columnas de la plantilla. Copie esas filas a la hoja «{chosen}» (o borre la hoja vacía) "
@@ -479,7 +483,7 @@ def sniff_separator(text: str) -> str:
 def read_csv(content: bytes) -> Table:
     text = decode_csv(content)
     if not text.strip():
-        raise UnreadableFile("El archivo no tiene filas.")
+        raise UnreadableFile(NO_ROWS)
     separator = sniff_separator(text)
     # An upper bound of the fields in any line (quoted separators only add empty columns, which are
     # dropped), so that a blank first line or a long row never makes the parser fail.

@@ -1,9 +1,10 @@
 """The GPEDC round's consolidated workbook `exports/gpedc_ronda4_PER.xlsx` (contract gpedc.md, "Export").
 
-One sheet per questionnaire section with every staged answer and its validation state beside it,
-then `intervenciones`, `flujos`, `presupuesto`, `completitud` and `indicadores`. Text is always a
-text cell (never a formula), e-mail addresses in free text are masked, and the file is written
-through a temporary file and an atomic rename.
+One sheet per questionnaire section (`A.1` … `CSS`) with every staged answer, the catalog's description of
+its item and the validation state of its respondent and section; then `intervenciones`, `flujos`, `socios`,
+`pendientes` (what each focal point still owes), `completitud` and `indicadores`. Text is always a text
+cell (never a formula), e-mail addresses in free text are masked, and the file is written through a
+temporary file and an atomic rename.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from cti_pipeline.contracts.gpedc import ANY_ITEM, RESPUESTAS, GpedcCatalogs, item_key
+from cti_pipeline.domain.gpedc_marts import RoundData
 from cti_pipeline.outputs import set_cell, write_bytes_atomic
 
 FILE_NAME = "gpedc_ronda4_PER.xlsx"
@@ -23,25 +26,26 @@ EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
 EMAIL_MASK = "[correo omitido]"
 
 SECTION_COLUMNS = [
-    "codigo_respondente", "entidad", "modulo", "codigo_pregunta", "respuesta", "comentario",
+    "codigo_respondente", "entidad", "modulo", "codigo_pregunta", "descripcion", "respuesta", "comentario",
     "estado_validacion", "fecha_validacion", "observacion_validacion",
 ]
 PROVENANCE = ["archivo", "hoja", "fila", "actualizado_en"]
+TAIL_SHEETS = ("intervenciones", "flujos", "socios", "pendientes", "completitud", "indicadores")
 
 
 @dataclass
 class GpedcExportData:
     """What the export shows; every frame comes from staging or the marts (no contact details exist there)."""
 
-    sections: pd.DataFrame  # seccion, tema (catalog order)
-    roster: pd.DataFrame  # codigo_respondente, entidad, ...
-    respuestas: pd.DataFrame
+    catalogs: GpedcCatalogs
+    data: RoundData
     validaciones_vigentes: pd.DataFrame  # latest validation per (respondent, section)
     completitud: pd.DataFrame
     indicadores: pd.DataFrame
-    intervenciones: pd.DataFrame
-    flujos: pd.DataFrame
-    presupuesto: pd.DataFrame
+    pendientes: pd.DataFrame
+
+    def sheet_names(self) -> list[str]:
+        return [*self.catalogs.section_codes, *TAIL_SHEETS]
 
 
 def mask_personal(value: object) -> object:
@@ -51,39 +55,74 @@ def mask_personal(value: object) -> object:
     return value
 
 
+def entities(data: GpedcExportData) -> pd.DataFrame:
+    roster = data.data.roster
+    if roster.empty:
+        return pd.DataFrame(columns=["codigo_respondente", "entidad"])
+    return roster[["codigo_respondente", "entidad"]]
+
+
 def section_answers(data: GpedcExportData, seccion: str) -> pd.DataFrame:
-    """The answers of one section, each with the validation state of its respondent and section."""
-    answers = data.respuestas[data.respuestas["seccion"] == seccion] if not data.respuestas.empty else pd.DataFrame()
+    """The answers of one section, each with its item's description and the validation state of its respondent and section."""
+    respuestas = data.data.sheet(RESPUESTAS)
+    answers = respuestas[respuestas["seccion"] == seccion] if not respuestas.empty else pd.DataFrame()
     if answers.empty:
         return pd.DataFrame(columns=SECTION_COLUMNS)
-    entities = data.roster[["codigo_respondente", "entidad"]]
+    catalogs = data.catalogs
+    order = {item.clave: position for position, item in enumerate(catalogs.items)}
+    wildcard = next((item.descripcion for item in catalogs.items if item.seccion == seccion and item.clave == ANY_ITEM), "")
+    keys = item_key(answers["codigo_pregunta"].astype("str"))
+    described = {clave: item.descripcion for (s, clave), item in catalogs.by_section_key.items() if s == seccion}
+    answers = answers.assign(descripcion=keys.map(lambda key: described.get(key, wildcard)),
+                             _orden=keys.map(lambda key: order.get(key, len(order))))
+    roster_order = {code: position for position, code in enumerate(entities(data)["codigo_respondente"])}
     state = data.completitud[["codigo_respondente", "seccion", "estado"]].rename(columns={"estado": "estado_validacion"})
     validation = data.validaciones_vigentes.rename(columns={"fecha": "fecha_validacion", "observacion": "observacion_validacion"})
     merged = (
-        answers.merge(entities, on="codigo_respondente", how="left")
+        answers.merge(entities(data), on="codigo_respondente", how="left")
         .merge(state, on=["codigo_respondente", "seccion"], how="left")
-        .merge(validation[["codigo_respondente", "seccion", "fecha_validacion", "observacion_validacion"]], on=["codigo_respondente", "seccion"], how="left")
+        .merge(validation[["codigo_respondente", "seccion", "fecha_validacion", "observacion_validacion"]],
+               on=["codigo_respondente", "seccion"], how="left")
     )
-    merged = merged.sort_values(["codigo_respondente", "modulo", "codigo_pregunta"], kind="stable", na_position="first")
+    merged = merged.assign(_r=merged["codigo_respondente"].map(roster_order)).sort_values(
+        ["_r", "modulo", "_orden", "codigo_pregunta"], kind="stable", na_position="first")
     return merged[SECTION_COLUMNS]
 
 
-def _with_entity(frame: pd.DataFrame, roster: pd.DataFrame, code: str = "codigo_respondente") -> pd.DataFrame:
-    if frame.empty:
-        return frame.drop(columns=[c for c in PROVENANCE if c in frame])
-    entities = roster[["codigo_respondente", "entidad"]].rename(columns={"codigo_respondente": code})
-    out = frame.drop(columns=[c for c in PROVENANCE if c in frame]).merge(entities, on=code, how="left")
-    ordered = [code, "entidad", *[c for c in out.columns if c not in (code, "entidad")]]
+def with_entity(frame: pd.DataFrame, data: GpedcExportData, code: str = "codigo_respondente", label: str = "entidad") -> pd.DataFrame:
+    """A staged sheet without provenance, with the entity name beside its code."""
+    out = frame.drop(columns=[c for c in PROVENANCE if c in frame])
+    if out.empty:
+        return out
+    names = entities(data).rename(columns={"codigo_respondente": code, "entidad": label})
+    out = out.merge(names, on=code, how="left")
+    position = list(out.columns).index(code) + 1
+    ordered = [*[c for c in out.columns[:position] if c != label], label, *[c for c in out.columns[position:] if c != label]]
     return out[ordered]
+
+
+def interventions(data: GpedcExportData) -> pd.DataFrame:
+    """Every staged intervention, with whether it counts for the B.2 indicators (`en_alcance`)."""
+    frame = data.data.sheet("intervenciones")
+    if frame.empty:
+        return with_entity(frame, data)
+    catalogs = data.catalogs
+    in_scope = (pd.to_datetime(frame["fecha_aprobacion"]).dt.year == catalogs.anio_referencia) & (
+        pd.to_numeric(frame["monto_usd"]) >= catalogs.umbral_intervencion_usd)
+    frame = frame.assign(en_alcance=in_scope.map({True: "SI", False: "NO"}))
+    ordered = [*[c for c in frame.columns if c != "en_alcance"][: list(frame.columns).index("monto_usd") + 1], "en_alcance"]
+    frame = frame[ordered + [c for c in frame.columns if c not in ordered]]
+    return with_entity(frame, data)
 
 
 def export_sheets(data: GpedcExportData) -> dict[str, pd.DataFrame]:
     """Sheet name → content, in workbook order."""
-    sheets = {seccion: section_answers(data, seccion) for seccion in data.sections["seccion"]}
-    sheets["intervenciones"] = _with_entity(data.intervenciones, data.roster)
-    sheets["flujos"] = _with_entity(data.flujos, data.roster)
-    presupuesto = _with_entity(data.presupuesto, data.roster, "codigo_socio").rename(columns={"entidad": "entidad_socio"})
-    sheets["presupuesto"] = presupuesto
+    sheets = {seccion: section_answers(data, seccion) for seccion in data.catalogs.section_codes}
+    sheets["intervenciones"] = interventions(data)
+    sheets["flujos"] = with_entity(data.data.sheet("flujos"), data)
+    socios = with_entity(data.data.sheet("socios"), data)
+    sheets["socios"] = with_entity(socios, data, "codigo_socio", "entidad_socio") if not socios.empty else socios
+    sheets["pendientes"] = data.pendientes
     sheets["completitud"] = data.completitud
     sheets["indicadores"] = data.indicadores
     return sheets

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from openpyxl import Workbook
@@ -42,11 +42,9 @@ NUMBER_BOUNDS: dict[str, tuple[float, float]] = {
     "nota": (0, 20),
 }
 
-GPEDC_ROLE_SHEETS: dict[str, tuple[str, ...]] = {
-    "GOBIERNO": ("respuestas", "presupuesto"),
-    "SOCIO_DESARROLLO": ("respuestas", "intervenciones", "flujos"),
-    "OSC": ("respuestas",),
-}
+GPEDC_ROLES = ("GOBIERNO", "SOCIO_DESARROLLO", "OSC")
+ITEMS_SHEET = "preguntas"  # a GPEDC template lists the items of its role (from reference/gpedc_preguntas.csv)
+MAX_PROMPT = 255  # Excel's limit for a cell's input message
 
 
 @dataclass(frozen=True)
@@ -60,6 +58,8 @@ class TemplateSheet:
     spec: SourceSpec
     lists: dict[str, CodeList]  # column → allowed values (dropdown)
     descriptions: dict[str, str]  # column → extra explanation
+    prompts: dict[str, str] = field(default_factory=dict)  # column → the input message Excel shows on its cells
+    open_lists: frozenset[str] = frozenset()  # columns whose dropdown only suggests (a value outside it is allowed)
 
 
 # --- what goes in each template --------------------------------------------------------------------
@@ -131,29 +131,73 @@ def registros_sheets(kind: str | None, override_dir: Path | None) -> list[Templa
 
 
 def gpedc_sheets(role: str | None, override_dir: Path | None) -> list[TemplateSheet]:
+    """The v2 sheets a role answers, from the catalogs: `respuestas`, and each structured sheet holding items of the
+    role's sections (SOCIO_DESARROLLO: intervenciones, flujos; GOBIERNO: socios). Every item column carries its
+    Spanish description as the cell's input message; SI/NO and category items get a dropdown."""
     from cti_pipeline.contracts import gpedc
 
     role_key = (role or "").strip().upper()
-    if role_key not in GPEDC_ROLE_SHEETS:
-        raise ValueError(f"gpedc needs a ROLE: one of {', '.join(GPEDC_ROLE_SHEETS)} (got {role!r})")
-    specs = {spec.sheet: spec for spec in gpedc.QUESTIONNAIRE_SPECS}
-    sections = gpedc.load_sections(override_dir)
-    own = sections.loc[sections["grupo"].str.upper() == role_key, "seccion"].tolist()
-    section_list = tuple(dict.fromkeys([*own, gpedc.SECCION_CON_MODULOS]))
+    if role_key not in GPEDC_ROLES:
+        raise ValueError(f"gpedc needs a ROLE: one of {', '.join(GPEDC_ROLES)} (got {role!r})")
+    catalogs = gpedc.GpedcCatalogs.load(override_dir)
+    sections = tuple(dict.fromkeys([*catalogs.group_sections(role_key), gpedc.SECCION_CON_MODULOS]))
+    items = [item for item in catalogs.items if item.seccion in sections and item.hoja == gpedc.RESPUESTAS and item.clave != gpedc.ANY_ITEM]
+    wildcard = any(s in catalogs.any_item_sections for s in sections)
     descriptions = {
         "codigo_respondente": "Su código de respondente, tal como figura en la lista de puntos focales.",
-        "seccion": f"Sección del cuestionario: {', '.join(section_list)}.",
+        "seccion": f"Sección del cuestionario: {', '.join(sections)}.",
         "modulo": "Solo para la sección C.1: módulo 1 a 4; vacío en las demás secciones.",
-        "codigo_pregunta": "Código de la pregunta del cuestionario (por ejemplo A1_2, B2_10.1, C_3).",
-        "codigo_socio": "Código de respondente del socio para el desarrollo.",
-        "evaluacion_con_gobierno": "SI solo cuando evaluacion_final_prevista es SI.",
+        "codigo_pregunta": "Código del ítem del cuestionario (hoja «preguntas»)"
+        + ("; en una sección piloto (CSS) se acepta cualquier código." if wildcard else "."),
+        "respuesta": "Según el tipo del ítem (hoja «preguntas»): SI o NO, un número, una categoría de la lista, un enlace o texto.",
+        "codigo_intervencion": "Código de la intervención, único por respondente.",
+        "fecha_aprobacion": "Fecha de aprobación de la intervención.",
+        "monto_usd": "Monto aprobado de la intervención, en USD, ≥ 0.",
+        "codigo_socio": "Código de respondente del socio para el desarrollo del que trata la fila (lista de puntos focales).",
+        "anio": f"Año de las cifras (el año de referencia de la ronda es {catalogs.anio_referencia}).",
     }
+    specs = gpedc.questionnaire_specs(catalogs)
     sheets = []
-    for name in GPEDC_ROLE_SHEETS[role_key]:
-        spec = specs[name]
-        extra = {"seccion": CodeList(section_list, ", ".join(section_list))} if "seccion" in spec.names else {}
-        sheets.append(TemplateSheet(spec, code_lists(spec, override_dir, extra), descriptions))
+    respuestas = specs[gpedc.RESPUESTAS]
+    lists = code_lists(respuestas, override_dir, {
+        "seccion": CodeList(sections, ", ".join(sections)),
+        "codigo_pregunta": CodeList(tuple(item.codigo for item in items), "código del ítem (hoja preguntas)"),
+    })
+    prompts = {name: text for name, text in descriptions.items() if name in respuestas.names}
+    sheets.append(TemplateSheet(respuestas, lists, descriptions, prompts, frozenset({"codigo_pregunta"}) if wildcard else frozenset()))
+    for sheet in gpedc.STRUCTURED_SHEETS:
+        if not set(catalogs.sheet_sections(sheet)) & set(sections):
+            continue
+        spec = specs[sheet]
+        own = {item.columna: item for item in catalogs.items_of_sheet(sheet)}
+        extra = {item.columna: f"{item.codigo} ({item.seccion}): {item.descripcion}" for item in own.values()}
+        prompts = {name: extra.get(name) or descriptions.get(name, "") for name in spec.names}
+        sheets.append(TemplateSheet(spec, code_lists(spec, override_dir), {**descriptions, **extra}, {k: v for k, v in prompts.items() if v}))
     return sheets
+
+
+def add_items_sheet(workbook: Workbook, role: str | None, override_dir: Path | None) -> None:
+    """The items a GPEDC role answers: id, section, sheet, column, type, categories and description."""
+    from cti_pipeline.contracts import gpedc
+
+    catalogs = gpedc.GpedcCatalogs.load(override_dir)
+    sections = set(catalogs.group_sections((role or "").strip().upper())) | {gpedc.SECCION_CON_MODULOS}
+    sheet = workbook.create_sheet(ITEMS_SHEET)
+    headers = ("codigo_pregunta", "seccion", "hoja", "columna", "tipo_respuesta", "categorias", "descripcion")
+    for position, header in enumerate(headers, start=1):
+        set_cell(sheet.cell(row=1, column=position), header)
+        sheet.cell(row=1, column=position).font = Font(bold=True)
+    row = 1
+    for item in catalogs.items:
+        if item.seccion not in sections:
+            continue
+        row += 1
+        values = (item.codigo, item.seccion, item.hoja, item.columna or "", item.tipo, ", ".join(item.categorias), item.descripcion)
+        for position, value in enumerate(values, start=1):
+            set_cell(sheet.cell(row=row, column=position), value)
+    for letter, width in zip("ABCDEFG", (16, 9, 15, 12, 15, 40, 80), strict=True):
+        sheet.column_dimensions[letter].width = width
+    sheet.freeze_panes = "A2"
 
 
 def template_sheets(kind: str, name: str | None, override_dir: Path | None = None) -> list[TemplateSheet]:
@@ -182,6 +226,7 @@ def kind_label(column: Column, lists: dict[str, CodeList]) -> str:
         "ruc": "RUC: 11 dígitos, como texto",
         "text": "texto",
         "code": "código (texto)",
+        "url": "enlace que empieza por http:// o https://",
     }.get(column.kind, column.kind)
 
 
@@ -233,7 +278,8 @@ def add_data_sheet(workbook: Workbook, sheet_def: TemplateSheet, lists_sheet: Li
         elif column.kind == "date":
             dimension.number_format = DATE_FORMAT
         cells = f"{letter}2:{letter}{last_row}"
-        validation = validation_for(column, sheet_def.lists, lists_sheet)
+        validation = validation_for(column, sheet_def.lists, lists_sheet, sheet_def.prompts.get(column.name),
+                                    column.name in sheet_def.open_lists)
         if validation is not None:
             sheet.add_data_validation(validation)
             validation.add(cells)
@@ -241,7 +287,20 @@ def add_data_sheet(workbook: Workbook, sheet_def: TemplateSheet, lists_sheet: Li
     sheet.auto_filter.ref = f"A1:{get_column_letter(len(spec.columns))}1"
 
 
-def validation_for(column: Column, lists: dict[str, CodeList], lists_sheet: ListsSheet) -> DataValidation | None:
+def validation_for(column: Column, lists: dict[str, CodeList], lists_sheet: ListsSheet, prompt: str | None = None,
+                   open_list: bool = False) -> DataValidation | None:
+    """The cell validation of a column (dropdown, number, date, length); with a `prompt`, the input message Excel
+    shows on its cells (a column with nothing to check gets an "any value" validation that only carries it)."""
+    validation = _validation_for(column, lists, lists_sheet, open_list)
+    if prompt:
+        validation = validation or DataValidation(allow_blank=True, showInputMessage=True)
+        validation.promptTitle = column.name[:32]
+        validation.prompt = prompt if len(prompt) <= MAX_PROMPT else prompt[: MAX_PROMPT - 1] + "…"
+        validation.showInputMessage = True
+    return validation
+
+
+def _validation_for(column: Column, lists: dict[str, CodeList], lists_sheet: ListsSheet, open_list: bool = False) -> DataValidation | None:
     common = dict(allow_blank=True, showErrorMessage=True, showInputMessage=True, errorTitle="Valor no válido")
     if column.name in lists:
         values = lists[column.name].values
@@ -252,9 +311,12 @@ def validation_for(column: Column, lists: dict[str, CodeList], lists_sheet: List
             formula = lists_sheet.reference(column.name, values)
         return DataValidation(
             type="list", formula1=formula, error=f"Elija un valor de la lista para «{column.name}».",
-            promptTitle=column.name[:32], prompt="Elija un valor de la lista.", **common,
+            promptTitle=column.name[:32], prompt="Elija un valor de la lista.", errorStyle="warning" if open_list else None, **common,
         )
     low, high = NUMBER_BOUNDS.get(column.name, (0, None))
+    if column.rule == "respuesta_invalida" and column.kind == "decimal" and column.minimum is None:  # a NUMERO item
+        return DataValidation(type="decimal", operator="between", formula1="-1E+15", formula2="1E+15",
+                              error="Escriba un número.", **common)
     if column.kind in ("integer", "decimal"):
         kind = "whole" if column.kind == "integer" else "decimal"
         what = "un número entero" if kind == "whole" else "un número"
@@ -296,7 +358,9 @@ def add_instructions(workbook: Workbook, kind: str, name: str | None, sheets: li
     elif kind == "registros":
         general.append(f"6. El nombre del archivo debe empezar por «{name}» (por ejemplo {name}_2024.xlsx).")
     else:
-        general.append("6. Llene solo las hojas de las secciones que le fueron asignadas. Los montos se expresan en USD.")
+        general.append("6. Llene solo las secciones que le fueron asignadas. Cada ítem del cuestionario tiene su código (hoja "
+                       "«preguntas»): los de la hoja «respuestas» van una fila por ítem; los de las otras hojas son columnas "
+                       "(al seleccionar una celda, Excel muestra qué pide). Los montos se expresan en USD.")
     row = 1
     set_cell(sheet.cell(row=row, column=1), title)
     sheet.cell(row=row, column=1).font = Font(bold=True, size=14)
@@ -331,6 +395,8 @@ def build_template(kind: str, name: str | None = None, override_dir: Path | None
     for sheet_def in sheets:  # data sheets first: a reader that falls back to the first sheet finds data
         add_data_sheet(workbook, sheet_def, lists_sheet)
     add_instructions(workbook, (kind or "").strip().lower(), name, sheets)
+    if (kind or "").strip().lower() == "gpedc":
+        add_items_sheet(workbook, name, override_dir)
     if lists_sheet.sheet is not None:
         position = workbook.sheetnames.index(LISTS_SHEET)
         workbook.move_sheet(LISTS_SHEET, offset=len(workbook.sheetnames) - 1 - position)

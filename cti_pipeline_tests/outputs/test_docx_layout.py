@@ -20,7 +20,7 @@ from docx.shared import Cm
 
 from cti_pipeline.contracts.reference import load_catalog
 from cti_pipeline.outputs.docx_layout import column_widths, format_table, text_points
-from cti_pipeline.outputs.gpedc_results import INDICATORS, build_results, write_results
+from cti_pipeline.outputs.gpedc_results import build_results, write_results
 from cti_pipeline.outputs.report import build_report, write_report
 
 A4 = (Cm(21), Cm(29.7))
@@ -66,19 +66,32 @@ PARTNERS = {
 
 
 def gpedc_report(tmp_path: Path) -> Path:
-    """The GPEDC results with nine partners with their long names and every indicator."""
-    values = [
-        (indicador, socio, round(100 * (i + 1) / (j + 2) % 100, 2) or None, float(i + 1), float(j + 2))
-        for i, indicador in enumerate(INDICATORS) for j, socio in enumerate([*PARTNERS, "TOTAL"])
-    ]
-    indicadores = pd.DataFrame(values, columns=["indicador", "codigo_socio", "valor", "numerador", "denominador"])
+    """The GPEDC results with nine partners with their long names, every catalog indicator (long names, notes of ND
+    values), one chart per partner-level indicator and a long pending list."""
+    from cti_pipeline.contracts.gpedc import GpedcCatalogs
+
+    catalogs = GpedcCatalogs.load(None)
+    values = []
+    for i, indicator in enumerate(catalogs.indicators):
+        for j, socio in enumerate([*PARTNERS, "TOTAL"] if indicator.nivel == "SOCIO" else ["TOTAL"]):
+            valor = None if (i + j) % 4 == 3 or indicator.metodo in ("EXTERNO", "SIN_CALCULO") else round(100 * (i + 1) / (j + 2) % 100, 2)
+            nota = None if valor is not None else "Denominador 0: ninguna respuesta SI o NO a A2_1, A2_2, A2_3, A2_4, A2_5, A2_6."
+            values.append((indicator.indicador, socio, valor, float(i + 1) * 123_456.78, float(j + 2) * 234_567.89, nota))
+    indicadores = pd.DataFrame(values, columns=["indicador", "codigo_socio", "valor", "numerador", "denominador", "nota"])
     completitud = pd.DataFrame(
         [(code, name, "SOCIO_DESARROLLO", section, 4, state)
          for code, name in PARTNERS.items() for section, state in (("B.1", "VALIDADO"), ("B.2", "PENDIENTE"))]
-        + [("MEF", "Ministerio de Economía y Finanzas", "GOBIERNO", "A.1", 2, "RECIBIDO")],
+        + [("MEF", "Ministerio de Economía y Finanzas", "GOBIERNO", "A.3", 2, "RECIBIDO")],
         columns=["codigo_respondente", "entidad", "tipo_respondente", "seccion", "preguntas_respondidas", "estado"],
     )
-    results = build_results(indicadores, completitud, 2022, dt.datetime(2025, 2, 3, tzinfo=dt.timezone.utc))
+    pendientes = pd.DataFrame(
+        [(code, name, "SOCIO_DESARROLLO", "B.2", "intervenciones", item, None, "x")
+         for code, name in PARTNERS.items() for item in ("B2_6", "B2_10", "B2_10.1", "B2_10.2", "B2_11a", "B2_11b")]
+        + [("MEF", "Ministerio de Economía y Finanzas", "GOBIERNO", "A.3", "socios", "A3_4", code, "x") for code in PARTNERS],
+        columns=["codigo_respondente", "entidad", "tipo_respondente", "seccion", "hoja", "codigo_pregunta", "codigo_socio", "descripcion"],
+    )
+    results = build_results(indicadores, completitud, pendientes, catalogs, dt.datetime(2025, 2, 3, tzinfo=dt.timezone.utc))
+    assert len(results.charts) == sum(1 for i in catalogs.indicators if i.nivel == "SOCIO" and i.metodo not in ("EXTERNO", "SIN_CALCULO"))
     return write_results(results, tmp_path / "exports")[0]
 
 

@@ -59,7 +59,7 @@ def fill_rows(path: Path, sheet_name: str, n: int, year: int, overrides: dict[st
             validation = validations.get(header)
             if overrides and header in overrides:
                 value = overrides[header](i) if callable(overrides[header]) else overrides[header]
-            elif validation is None:
+            elif validation is None or validation.type is None:  # none, or only an input message
                 value = f"{header} {i + 1}"
             elif validation.type == "list":
                 options = list_values(workbook, validation)
@@ -166,27 +166,41 @@ def test_filled_registros_template_is_staged_with_zero_quarantine(kind: str, dat
 
 @pytest.mark.parametrize(
     ("role", "sheets"),
-    [("GOBIERNO", ["respuestas", "presupuesto"]), ("SOCIO_DESARROLLO", ["respuestas", "intervenciones", "flujos"]), ("osc", ["respuestas"])],
+    [("GOBIERNO", ["respuestas", "socios"]), ("SOCIO_DESARROLLO", ["respuestas", "intervenciones", "flujos"]), ("osc", ["respuestas"])],
 )
-def test_gpedc_template_has_the_sheets_of_the_role(role: str, sheets: list[str], tmp_path: Path):
-    pytest.importorskip("cti_pipeline.contracts.gpedc")
+def test_gpedc_template_has_the_v2_sheets_of_the_role_with_input_messages_and_dropdowns(role: str, sheets: list[str], tmp_path: Path):
+    from cti_pipeline.contracts.gpedc import GpedcCatalogs
+
+    catalogs = GpedcCatalogs.load(None)
     path = write_template("gpedc", role, tmp_path / f"gpedc_{role}.xlsx")
     workbook = load_workbook(path)
-    data_sheets = [s for s in workbook.sheetnames if s not in ("instrucciones", "listas")]
-    assert data_sheets == sheets
+    data_sheets = [s for s in workbook.sheetnames if s not in ("instrucciones", "listas", "preguntas")]
+    assert data_sheets == sheets and "preguntas" in workbook.sheetnames
     respuestas = workbook["respuestas"]
     assert [c.value for c in respuestas[1]] == ["codigo_respondente", "seccion", "modulo", "codigo_pregunta", "respuesta", "comentario"]
     validations = validations_by_column(respuestas)
     secciones = list_values(workbook, validations["seccion"])
-    assert "C.1" in secciones
-    expected_group = {"GOBIERNO": "A.1", "SOCIO_DESARROLLO": "B.2", "OSC": "C.1"}[role.upper()]
-    assert expected_group in secciones
+    expected_group = {"GOBIERNO": ["A.1", "A.2", "A.3", "A.4", "A.5", "CSS"], "SOCIO_DESARROLLO": ["B.1", "B.2", "B.3"], "OSC": []}[role.upper()]
+    assert secciones == [*expected_group, "C.1"]
     assert (validations["modulo"].formula1, validations["modulo"].formula2) == ("1", "4")
-    if "intervenciones" in sheets:
-        intervenciones = validations_by_column(workbook["intervenciones"])
-        assert list_values(workbook, intervenciones["evaluacion_final_prevista"]) == ["SI", "NO"]
-        assert intervenciones["fecha_aprobacion"].type == "date"
-        assert intervenciones["objetivos_total"].type == "whole"
+    items = list_values(workbook, validations["codigo_pregunta"])
+    assert "C_17" in items and all(catalogs.item(code).hoja == "respuestas" for code in items)
+    for name in sheets[1:]:
+        sheet = workbook[name]
+        by_column = validations_by_column(sheet)
+        own = catalogs.items_of_sheet(name)
+        assert [c.value for c in sheet[1]][-len(own):] == [item.columna for item in own]  # one column per catalog item
+        for item in own:
+            validation = by_column[item.columna]
+            assert item.descripcion in validation.prompt and validation.showInputMessage  # the item's Spanish description
+            if item.tipo == "SI_NO":
+                assert list_values(workbook, validation) == ["SI", "NO"]
+            if item.tipo == "CATEGORIA":
+                assert list_values(workbook, validation) == list(item.categorias)
+            if item.tipo in ("ENTERO", "MONTO_USD"):
+                assert validation.type in ("whole", "decimal") and validation.formula1 == "0"
+    listed = {row[0] for row in workbook["preguntas"].iter_rows(min_row=2, values_only=True)}
+    assert ("B2_6" in listed) == (role.upper() == "SOCIO_DESARROLLO") and ("A3_4" in listed) == (role.upper() == "GOBIERNO")
     assert_no_formulas(path)
 
 
@@ -209,12 +223,23 @@ def test_cli_writes_the_template(tmp_path: Path, capsys, data_dir: Path):
 
 
 GPEDC_ROSTER = [
-    ("GOB01", "GOBIERNO", "Ministerio de Economía y Finanzas", "A.3;A.5"),
+    ("GOB01", "GOBIERNO", "Ministerio de Economía y Finanzas", "A.1;A.3;A.5;CSS"),
     ("SOC01", "SOCIO_DESARROLLO", "Agencia de Cooperación Ejemplo", "B.1;B.2;B.3;C.1"),
+    ("SOC02", "SOCIO_DESARROLLO", "Agencia de Cooperación Dos", "B.1;B.2;B.3"),
     ("OSC01", "OSC", "Asociación Nacional de Centros", "C.1"),
 ]
 
 
+def valid_answer(code: str) -> object:
+    """A value that fits the item's type in the catalog (what a focal point reads in the «preguntas» sheet)."""
+    from cti_pipeline.contracts.gpedc import GpedcCatalogs
+
+    item = GpedcCatalogs.load(None).item(code)
+    return {"SI_NO": "SI", "CATEGORIA": item.categorias[0] if item.categorias else "", "ENTERO": 3, "MONTO_USD": 10.5,
+            "NUMERO": -2.5, "URL": "https://www.gob.pe"}.get(item.tipo, "Texto de la respuesta")
+
+
+@pytest.mark.slow
 def test_filled_gpedc_templates_are_consolidated_with_zero_quarantine(data_dir: Path, resources, warehouse):
     defs_gpedc = pytest.importorskip("cti_pipeline.defs.gpedc")
     ronda = data_dir / "landing" / "gpedc" / "ronda4"
@@ -222,30 +247,47 @@ def test_filled_gpedc_templates_are_consolidated_with_zero_quarantine(data_dir: 
     roster = "codigo_respondente,tipo_respondente,entidad,secciones\n" + "\n".join(",".join(r) for r in GPEDC_ROSTER) + "\n"
     (ronda / "puntos_focales.csv").write_text(roster, encoding="utf-8")
 
-    def respuestas(code: str, sections: list[str]) -> dict:
+    def respuestas(code: str, sections: list[str], items: list[str]) -> dict:
+        """One row per item of the dropdown, in its section (C.1 items with a module), answered as its type says."""
+        from cti_pipeline.contracts.gpedc import GpedcCatalogs
+
+        catalogs = GpedcCatalogs.load(None)
+        mine = [i for i in items if catalogs.item(i).seccion in sections]
         return {
             "codigo_respondente": code,
-            "seccion": lambda i: sections[i % len(sections)],
-            "modulo": lambda i: (i % 4) + 1 if sections[i % len(sections)] == "C.1" else None,
-            "codigo_pregunta": lambda i: f"Q_{i + 1}",
-        }
+            "seccion": lambda i: catalogs.item(mine[i]).seccion,
+            "modulo": lambda i: (i % 4) + 1 if catalogs.item(mine[i]).seccion == "C.1" else None,
+            "codigo_pregunta": lambda i: mine[i],
+            "respuesta": lambda i: valid_answer(mine[i]),
+        }, len(mine)
+
+    def items_of(path: Path) -> list[str]:
+        workbook = load_workbook(path)
+        return list_values(workbook, validations_by_column(workbook["respuestas"])["codigo_pregunta"])
 
     expected: dict[str, int] = defaultdict(int)
     gobierno = write_template("gpedc", "GOBIERNO", ronda / "gobierno.xlsx")
-    expected["respuestas"] += len(fill_rows(gobierno, "respuestas", 6, 2022, respuestas("GOB01", ["A.3", "A.5"])))
-    expected["presupuesto"] += len(fill_rows(gobierno, "presupuesto", 1, 2022, {"codigo_respondente": "GOB01", "codigo_socio": "SOC01"}))
+    overrides, n = respuestas("GOB01", ["A.1", "A.5"], items_of(gobierno))
+    expected["respuestas"] += len(fill_rows(gobierno, "respuestas", n, 2022, overrides))
+    partners = ["SOC01", "SOC02"]
+    expected["socios"] += len(fill_rows(gobierno, "socios", 2, 2022, {"codigo_respondente": "GOB01", "codigo_socio": lambda i: partners[i],
+                                                                        "a3_4": 1500.5}))
     socio = write_template("gpedc", "SOCIO_DESARROLLO", ronda / "socio.xlsx")
-    expected["respuestas"] += len(fill_rows(socio, "respuestas", 8, 2022, respuestas("SOC01", ["B.1", "B.2", "B.3", "C.1"])))
-    expected["intervenciones"] += len(fill_rows(socio, "intervenciones", 5, 2022, {"codigo_respondente": "SOC01"}))
-    expected["flujos"] += len(fill_rows(socio, "flujos", 1, 2022, {"codigo_respondente": "SOC01"}))
+    overrides, n = respuestas("SOC01", ["B.1", "C.1"], items_of(socio))
+    expected["respuestas"] += len(fill_rows(socio, "respuestas", n, 2022, overrides))
+    expected["intervenciones"] += len(fill_rows(socio, "intervenciones", 5, 2022, {
+        "codigo_respondente": "SOC01", "b2_10": 5, "b2_10_1": lambda i: i % 5, "b2_10_2": 2}))
+    expected["flujos"] += len(fill_rows(socio, "flujos", 1, 2022, {"codigo_respondente": "SOC01", "b3_2": 100.0, "b3_5": 50.0}))
     osc = write_template("gpedc", "OSC", ronda / "osc.xlsx")
-    expected["respuestas"] += len(fill_rows(osc, "respuestas", 4, 2022, respuestas("OSC01", ["C.1"])))
+    overrides, n = respuestas("OSC01", ["C.1"], items_of(osc))
+    expected["respuestas"] += len(fill_rows(osc, "respuestas", n, 2022, overrides))
 
     result = dg.materialize([defs_gpedc.gpedc_consolidacion], resources=resources)
     assert result.success
     conn = warehouse()
-    quarantined = conn.execute("SELECT archivo, fila, regla, mensaje FROM quarantine.filas_rechazadas").fetchall()
+    quarantined = conn.execute("SELECT archivo, hoja, fila, columna, regla, mensaje FROM quarantine.filas_rechazadas").fetchall()
     assert quarantined == []
     assert conn.execute("SELECT count(*) FROM quarantine.archivos_rechazados").fetchone()[0] == 0
     for sheet, n in expected.items():
         assert conn.execute(f"SELECT count(*) FROM staging.gpedc_{sheet}").fetchone()[0] == n, sheet
+    assert expected["respuestas"] > 40 and expected["socios"] == 2

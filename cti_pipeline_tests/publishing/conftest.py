@@ -107,20 +107,25 @@ def ejecucion_rows(year: int, n: int = 40, offset: int = 0) -> pd.DataFrame:
 def completitud_rows() -> pd.DataFrame:
     return pd.DataFrame([
         {"codigo_respondente": f"R{i:03d}", "entidad": f"Entidad {i}", "tipo_respondente": "GOBIERNO" if i < 3 else "SOCIO_DESARROLLO",
-         "seccion": seccion, "preguntas_respondidas": i * 2, "estado": ["PENDIENTE", "RECIBIDO", "VALIDADO"][i % 3],
+         "seccion": seccion, "preguntas_esperadas": None if seccion == "CSS" else 26, "preguntas_respondidas": i * 2,
+         "avance_pct": None if seccion == "CSS" else round(100 * i * 2 / 26, 2), "intervenciones": 0,
+         "estado": ["PENDIENTE", "RECIBIDO", "VALIDADO"][i % 3],
          "ultima_actualizacion": None if i % 3 == 0 else datetime(2024, 5, i + 1, 10, 30)}
-        for i in range(6) for seccion in ("A.1", "B.2")
+        for i in range(6) for seccion in ("A.1", "CSS")
     ])
 
 
 def indicadores_gpedc_rows() -> pd.DataFrame:
     rows = []
     for socio in ("S01", "S02", "TOTAL"):
-        for position, indicador in enumerate(("objetivos_alineados", "previsibilidad_anual")):
+        for position, (indicador, metodo) in enumerate((("2.2.1.O", "PROYECTOS_ALINEADOS"), ("2.4.1.1", "DESEMBOLSADO_SOBRE_PROGRAMADO"))):
             num, den = 3.0 + position, 4.0 + position
-            rows.append({"indicador": indicador, "codigo_socio": socio, "valor": round(100 * num / den, 2),
-                         "numerador": num, "denominador": den, "anio_referencia": 2022})
-    rows.append({"indicador": "en_presupuesto", "codigo_socio": "S03", "valor": None, "numerador": 0.0, "denominador": 0.0, "anio_referencia": 2022})
+            rows.append({"indicador": indicador, "dimension": "2", "nombre": f"Indicador {indicador}", "codigo_socio": socio,
+                         "valor": round(100 * num / den, 2), "numerador": num, "denominador": den, "metodo": metodo,
+                         "fuente": "CUESTIONARIO", "verificado": "NO", "nota": None, "anio_referencia": 2022})
+    rows.append({"indicador": "1.2.2", "dimension": "1", "nombre": "En el presupuesto", "codigo_socio": "S03", "valor": None,
+                 "numerador": None, "denominador": None, "metodo": "MIN_SOBRE_MAX", "fuente": "CUESTIONARIO", "verificado": "NO",
+                 "nota": "Sin B3_3 de 2022 para este socio", "anio_referencia": 2022})
     return pd.DataFrame(rows)
 
 
