@@ -328,19 +328,22 @@ def prepared_instance():
 
 
 def folder_tags(settings: Settings, prefix: str, group: str) -> dict[str, str]:
-    """The tag the file-drop sensors look for: this run read these files (defs/automation/sensors.py)."""
+    """The tag the file-drop sensors look for: this run read these files (defs/automation/sensors.py). The
+    registry's folder is `landing/entidades/` itself (group `entidades`)."""
     from cti_pipeline.defs.automation.sensors import handled_tags
     from cti_pipeline.landing import settle
 
-    folder = settings.paths.landing_dir / prefix / group
+    folder = settings.paths.landing_dir / prefix / (group if group != prefix else "")
     files = settle.observe_folder(folder)
     return handled_tags(prefix, group, settle.fingerprint(f"{prefix}/{group}", files)) if files else {}
 
 
 def year_tags(settings: Settings, year: int) -> dict[str, str]:
+    """A year's run reads its folders of every yearly source, and the registry."""
     from cti_pipeline.landing.discovery import YEARLY_SOURCES
 
-    return {k: v for source in YEARLY_SOURCES for k, v in folder_tags(settings, source, str(year)).items()}
+    tags = {k: v for source in YEARLY_SOURCES for k, v in folder_tags(settings, source, str(year)).items()}
+    return {**tags, **folder_tags(settings, "entidades", "entidades")}
 
 
 def withdraw_year(year: int) -> int:

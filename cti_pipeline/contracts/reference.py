@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +28,7 @@ REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
     "hoja_de_ruta": ("fase", "inicio", "fin"),
     "hoja_de_ruta_actividades": ("fase", "actividad"),
     "gpedc_secciones": ("seccion", "grupo"),
+    "plazos_declaracion": ("anio", "fecha_limite", "fecha_cierre"),
     "gpedc_parametros": ("clave", "valor"),
     "gpedc_preguntas": ("codigo_pregunta", "seccion", "hoja", "tipo_respuesta"),
     "gpedc_indicadores": ("indicador", "dimension", "nivel", "metodo", "preguntas"),
@@ -94,13 +97,33 @@ class DeclarationCatalogs:
         departamentos = departamentos.assign(codigo=departamentos["codigo"].str.zfill(2))
         if "nombre" not in departamentos:
             departamentos["nombre"] = pd.NA
-        rates = load_catalog("tipo_cambio", override_dir)
-        return cls(
-            areas=areas,
-            departamentos=departamentos,
-            iso3=load_iso3(override_dir),
-            pen_por_usd={int(r.anio): float(r.pen_por_usd) for r in rates.itertuples() if r.pen_por_usd},
-        )
+        return cls(areas=areas, departamentos=departamentos, iso3=load_iso3(override_dir), pen_por_usd=exchange_rates(override_dir))
+
+
+RATE = re.compile(r"[0-9]+(\.[0-9]+)?")
+
+
+def exchange_rates(override_dir: Path | None) -> dict[int, float]:
+    """PEN per USD per year from reference/tipo_cambio.csv. A year is listed once, a rate is a number above
+    0 written with a decimal point (3.757); anything else stops the run naming the file and the row, since a
+    wrong rate would change every amount in USD. A blank rate means the year has none yet."""
+    rates = load_catalog("tipo_cambio", override_dir)
+    where = catalog_path("tipo_cambio", override_dir)
+    found: dict[int, tuple[float, int]] = {}
+    for position, row in enumerate(rates.itertuples(index=False), start=2):  # row 1 is the header
+        if not row.pen_por_usd:
+            continue
+        if not re.fullmatch(r"[0-9]{4}", row.anio):
+            raise ReferenceError(f"{where}, row {position}: anio {row.anio!r} is not a year")
+        if not RATE.fullmatch(row.pen_por_usd) or float(row.pen_por_usd) <= 0:
+            raise ReferenceError(
+                f"{where}, row {position}: pen_por_usd {row.pen_por_usd!r} is not a number above 0 written with a decimal point (e.g. 3.757)"
+            )
+        anio = int(row.anio)
+        if anio in found:
+            raise ReferenceError(f"{where}: the year {anio} is listed twice (rows {found[anio][1]} and {position})")
+        found[anio] = (float(row.pen_por_usd), position)
+    return {anio: rate for anio, (rate, _) in found.items()}
 
 
 def load_iso3(override_dir: Path | None) -> frozenset[str]:
@@ -125,12 +148,51 @@ class IndicatorCatalogs:
     @classmethod
     def load(cls, override_dir: Path | None, anio: int) -> IndicatorCatalogs:
         indicadores = load_catalog("pncti_indicadores", override_dir)
-        for column in ("servicio", "nombre"):
+        for column in ("servicio", "nombre", "vigente_desde"):
             if column not in indicadores:
                 indicadores[column] = ""
+        for position, since in enumerate(indicadores["vigente_desde"], start=2):
+            if since and not re.fullmatch(r"[0-9]{4}", since):
+                raise ReferenceError(f"{catalog_path('pncti_indicadores', override_dir)}, row {position}: vigente_desde {since!r} is not a year")
         logros = load_catalog("logros_esperados", override_dir)
         reportado = load_catalog(f"reportado_{anio}", override_dir, required=False)
         if "nota" not in reportado:
             reportado["nota"] = ""
         alc = frozenset(load_catalog("paises_alc", override_dir)["iso3"].str.upper())
         return cls(indicadores=indicadores, logros_esperados=logros, reportado=reportado, paises_alc=alc)
+
+
+# --- the filing calendar of the Declaración Anual (issue 18) ----------------------------------------
+
+
+@dataclass(frozen=True)
+class FilingDeadline:
+    """When year `anio`'s declarations are due, and when APCI closes the year's data (None while open)."""
+
+    anio: int
+    fecha_limite: dt.date
+    fecha_cierre: dt.date | None
+
+    def preliminary(self, today: dt.date) -> bool:
+        """Figures of the year are preliminary until its closing date has passed."""
+        return self.fecha_cierre is None or today <= self.fecha_cierre
+
+
+def filing_deadline(anio: int, override_dir: Path | None) -> FilingDeadline:
+    """The year's row of reference/plazos_declaracion.csv; without one, 31 March of the next year and open."""
+    catalog = load_catalog("plazos_declaracion", override_dir, required=False)
+    rows = catalog[catalog["anio"].str.strip() == str(anio)]
+    if len(rows) > 1:
+        raise ReferenceError(f"reference catalog plazos_declaracion: the year {anio} is listed {len(rows)} times")
+    if rows.empty:
+        return FilingDeadline(anio, dt.date(anio + 1, 3, 31), None)
+    row = rows.iloc[0]
+    return FilingDeadline(anio, _catalog_date("plazos_declaracion", "fecha_limite", row["fecha_limite"]),
+                          _catalog_date("plazos_declaracion", "fecha_cierre", row["fecha_cierre"]) if row["fecha_cierre"] else None)
+
+
+def _catalog_date(catalog: str, column: str, text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text.strip())
+    except ValueError as error:
+        raise ReferenceError(f"reference catalog {catalog}: {column} {text!r} is not a date (AAAA-MM-DD)") from error

@@ -30,6 +30,9 @@ MESSAGES: dict[str, str] = {
     "mes_invalido": "«{valor}» no es un mes: use un número del 1 al 12.",
     "nota_fuera_de_rango": "«{valor}» no es una nota válida: la escala es de 0 a 20.",
     "fecha_fuera_del_anio": "La fecha {valor} no pertenece al año {anio}.",
+    # the registry of entities that must file (contract declaracion_anual.md)
+    "fecha_baja_anterior": "La fecha de baja ({valor}) es anterior a la fecha de inscripción.",
+    "registro_ambiguo": "Varios archivos del registro de entidades llegaron a la vez ({archivos}); no se sabe cuál es el vigente. Deje en landing/entidades/ solo el archivo correcto.",
     # GPEDC 4th monitoring round (contract gpedc.md)
     "respondente_desconocido": "El código de respondente «{valor}» no está en la lista de puntos focales de la ronda. Use el código que APCI le asignó o pida a APCI que lo registre.",
     "respondente_no_identificado": "No se pudo identificar al respondente de la fila: escriba su «codigo_respondente» en la hoja, o incluya en el mismo libro la hoja «respuestas» con su código.",

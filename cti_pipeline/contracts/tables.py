@@ -58,6 +58,24 @@ ARCHIVOS_RECHAZADOS: Columns = {
 }
 
 
+# marts.declaracion_cumplimiento: the filing tracker, per year and entity (contract declaracion_anual.md).
+DECLARACION_CUMPLIMIENTO: Columns = {
+    "anio": "INTEGER",
+    "ruc_entidad": "VARCHAR",
+    "nombre_entidad": "VARCHAR",
+    "tipo_entidad": "VARCHAR",
+    "obligada": "VARCHAR",
+    "estado": "VARCHAR",
+    "primera_presentacion": "TIMESTAMP",
+    "ultima_presentacion": "TIMESTAMP",
+    "fuera_de_plazo": "VARCHAR",
+    "archivos": "BIGINT",
+    "intervenciones": "BIGINT",
+    "filas_en_cuarentena": "BIGINT",
+    "monto_usd": "DOUBLE",
+    "fecha_limite": "DATE",
+}
+
 # meta.archivos: every file of a landing folder at its source's latest run (contract declaracion_anual.md).
 ARCHIVOS: Columns = {
     "origen": "VARCHAR",
@@ -84,6 +102,14 @@ CONTENIDOS: Columns = {
     "primera_vez_ns": "BIGINT",
     "primera_vez_en": "TIMESTAMP",
 }
+
+
+def registry_raw_columns(spec: SourceSpec) -> Columns:
+    """raw.entidades: one row per row read of the registry (not yearly), every contract column as text."""
+    columns: Columns = {"archivo": "VARCHAR", "hoja": "VARCHAR", "fila": "INTEGER"}
+    columns.update({name: "VARCHAR" for name in spec.names})
+    columns.update({"estado_fila": "VARCHAR", "columnas_extra": "VARCHAR"})
+    return columns
 
 
 def raw_columns(spec: SourceSpec) -> Columns:
@@ -192,6 +218,8 @@ PNCTI_INDICADORES: Columns = {
     "denominador": "DOUBLE",
     "beneficiarios_en_blanco": "BIGINT",
     "nota": "VARCHAR",
+    "cobertura_pct": "DOUBLE",
+    "preliminar": "BOOLEAN",
 }
 
 CTI_EJECUCION: Columns = {

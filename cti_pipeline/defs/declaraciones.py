@@ -7,7 +7,7 @@ import dagster as dg
 from cti_pipeline.contracts.declaracion import DECLARACION
 from cti_pipeline.contracts.reference import DeclarationCatalogs
 from cti_pipeline.contracts.tables import DECLARACIONES_DERIVED, SourceTables, raw_columns, staging_columns
-from cti_pipeline.defs.ingestion import YearWrite
+from cti_pipeline.defs.ingestion import SourceWrite
 from cti_pipeline.defs.metadata import IngestionAssets, StagedTable, check_result, ingestion_results, unchanged_metadata
 from cti_pipeline.defs.partitions import partition_year, yearly_partitions
 from cti_pipeline.defs.resources import CtiConfig, WarehouseResource
@@ -89,7 +89,7 @@ def declaraciones(context: dg.AssetExecutionContext, cti: CtiConfig, warehouse: 
             context.log.warning(warning)
         for rejected in result.rejected_files.itertuples():
             context.log.warning(f"declaraciones {anio}: file {rejected.archivo} rejected: {rejected.motivo}")
-        year = YearWrite(
+        year = SourceWrite(
             ORIGEN, anio, TABLES, (RAW_COLUMNS, result.hand_over_raw()), {"staging.declaraciones": (STAGING_COLUMNS, result.staged)},
             result.quarantined, result.rejected_files, result.files, huella, result.transient_rejections, result.contents,
         )

@@ -3,7 +3,7 @@
 import dagster as dg
 
 # "publicacion" (defs/publishing.py): the BI copy and the PostgreSQL publication, unpartitioned, run after the marts.
-PNCTI_GROUPS = ("declaraciones", "registros", "pncti", "reportes", "publicacion")
+PNCTI_GROUPS = ("entidades", "declaraciones", "registros", "pncti", "reportes", "publicacion")
 
 pncti_anual_job = dg.define_asset_job(
     name="pncti_anual_job",

@@ -2,20 +2,26 @@
 and the execution cube of the Declaración Anual."""
 
 
+import datetime as dt
+from zoneinfo import ZoneInfo
+
 import dagster as dg
 
-from cti_pipeline.contracts.reference import IndicatorCatalogs
+from cti_pipeline.contracts.reference import IndicatorCatalogs, filing_deadline
 from cti_pipeline.contracts.registros import KINDS
 from cti_pipeline.contracts.tables import CTI_EJECUCION, PNCTI_INDICADORES
 from cti_pipeline.defs.metadata import markdown_table, table_metadata
 from cti_pipeline.defs.partitions import partition_year, yearly_partitions
 from cti_pipeline.defs.resources import CtiConfig, WarehouseResource
-from cti_pipeline.domain.indicators import ND, columns_read, compute_indicators, disagreements, report_table
-from cti_pipeline.domain.pncti import cti_ejecucion, load_inputs
+from cti_pipeline.domain.cumplimiento import coverage, registry_loaded
+from cti_pipeline.domain.indicators import ND, Coverage, columns_read, compute_indicators, disagreements, report_table
+from cti_pipeline.domain.pncti import cti_ejecucion, load_inputs, published_disagreements
 from cti_pipeline.warehouse import TableWrite, replace_partitions
 
 STAGING_DECLARACIONES = dg.AssetKey(["staging", "declaraciones"])
 STAGING_REGISTROS = [dg.AssetKey(["staging", kind]) for kind in KINDS]
+TRACKER = dg.AssetKey(["marts", "declaracion_cumplimiento"])
+LIMA = ZoneInfo("America/Lima")
 INDICADORES = dg.AssetKey(["marts", "pncti_indicadores"])
 EJECUCION = dg.AssetKey(["marts", "cti_ejecucion"])
 
@@ -26,13 +32,13 @@ _common = dict(group_name="pncti", kinds={"duckdb", "pandas"}, owners=["team:apc
     key=INDICADORES,
     description="Los 18 indicadores de la PNCTI del año (catálogo reference/pncti_indicadores.csv): valor, logro "
     "esperado, avance, estado (ND si no hay datos) y lo publicado en el reporte de cumplimiento, si lo hay.",
-    deps=[STAGING_DECLARACIONES, *STAGING_REGISTROS],
+    deps=[STAGING_DECLARACIONES, *STAGING_REGISTROS, TRACKER],
     check_specs=[
         dg.AssetCheckSpec(
             "coincide_con_reporte_publicado",
             asset=INDICADORES,
-            description="Cada valor y avance calculado, redondeado a los decimales con que se publicó, coincide con el "
-            "reporte de cumplimiento del año (reference/reportado_<anio>.csv). Advierte, no detiene la corrida.",
+            description="Todos los años: cada valor y avance calculado, redondeado a los decimales con que se publicó, coincide "
+            "con el reporte de cumplimiento de su año (`reference/reportado_{anio}.csv`). Advierte, no detiene la corrida.",
         )
     ],
     **_common,
@@ -40,10 +46,14 @@ _common = dict(group_name="pncti", kinds={"duckdb", "pandas"}, owners=["team:apc
 def pncti_indicadores(context: dg.AssetExecutionContext, cti: CtiConfig, warehouse: WarehouseResource):
     anio = partition_year(context)
     catalogs = IndicatorCatalogs.load(cti.paths.reference_override_dir, anio)
+    preliminary = filing_deadline(anio, cti.paths.reference_override_dir).preliminary(dt.datetime.now(LIMA).date())
     with warehouse.get_connection() as conn:
+        tracker = load_inputs(conn, anio, {"declaracion_cumplimiento": ["obligada", "estado"]}, schema="marts")["declaracion_cumplimiento"]
+        covered = Coverage(coverage(tracker, registry_loaded(conn)) if not tracker.empty else None, preliminary)
         inputs = load_inputs(conn, anio, columns_read(catalogs))
-        indicators = compute_indicators(inputs, anio, catalogs)
+        indicators = compute_indicators(inputs, anio, catalogs, covered)
         replace_partitions(conn, [TableWrite("marts.pncti_indicadores", PNCTI_INDICADORES, indicators, {"anio": anio})])
+        every_year = published_disagreements(conn)
     flagged = disagreements(indicators)
     for row in flagged.itertuples():
         context.log.warning(
@@ -61,15 +71,15 @@ def pncti_indicadores(context: dg.AssetExecutionContext, cti: CtiConfig, warehou
             reporte_publicado=bool(indicators["valor_reportado"].notna().any()),
         )
     )
-    compared = int(indicators["coincide_reportado"].notna().sum())
     yield dg.AssetCheckResult(
         check_name="coincide_con_reporte_publicado",
-        passed=flagged.empty,
+        passed=every_year.disagreeing.empty,
         severity=dg.AssetCheckSeverity.WARN,
         metadata={
-            "indicadores_comparados": compared,
-            "indicadores_discrepantes": len(flagged),
-            "discrepancias": dg.MetadataValue.md(markdown_table(flagged)),
+            "anios_comparados": dg.MetadataValue.text(", ".join(map(str, every_year.years)) or "ninguno"),
+            "indicadores_comparados": dg.MetadataValue.int(every_year.compared),
+            "indicadores_discrepantes": dg.MetadataValue.int(len(every_year.disagreeing)),
+            "discrepancias": dg.MetadataValue.md(markdown_table(every_year.disagreeing)),
         },
     )
 

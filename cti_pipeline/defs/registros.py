@@ -8,7 +8,7 @@ import dagster as dg
 from cti_pipeline.contracts.reference import load_iso3
 from cti_pipeline.contracts.registros import KINDS, REGISTROS
 from cti_pipeline.contracts.tables import SourceTables, registros_raw_columns, staging_columns
-from cti_pipeline.defs.ingestion import YearWrite
+from cti_pipeline.defs.ingestion import SourceWrite
 from cti_pipeline.defs.metadata import IngestionAssets, StagedTable, check_result, ingestion_results, unchanged_metadata
 from cti_pipeline.defs.partitions import partition_year, yearly_partitions
 from cti_pipeline.defs.resources import CtiConfig, WarehouseResource
@@ -104,7 +104,7 @@ def registros(context: dg.AssetExecutionContext, cti: CtiConfig, warehouse: Ware
         for rejected in result.rejected_files.itertuples():
             context.log.warning(f"registros {anio}: file {rejected.archivo} rejected: {rejected.motivo}")
         staged = {f"staging.{kind}": (STAGING_COLUMNS[kind], result.staged[kind]) for kind in KINDS}
-        year = YearWrite(ORIGEN, anio, TABLES, (RAW_COLUMNS, result.raw), staged, result.quarantined, result.rejected_files,
+        year = SourceWrite(ORIGEN, anio, TABLES, (RAW_COLUMNS, result.raw), staged, result.quarantined, result.rejected_files,
                          result.files, huella, result.transient_rejections)
         with warehouse.get_connection() as conn:
             replace_partitions(conn, year.writes())

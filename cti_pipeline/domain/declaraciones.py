@@ -107,7 +107,8 @@ def process_declaraciones(
     states = row_states(rows.index, superseded, failures)
     staged_index = states.index[states == "staged"]
     rejected = discovery.rejected + batch.rejected
-    files = files_frame(DECLARACION.origen, anio, discovery, batch, main_ruc(prepared))  # before staging consumes `prepared`
+    names = [file.name for file in discovery.files] + [rejection.archivo for rejection in discovery.rejected]
+    files = files_frame(DECLARACION.origen, anio, discovery, batch, main_ruc(prepared, names))  # before staging consumes `prepared`
     result = IngestResult(
         raw=raw_frame(rows, anio, states),
         staged=staged_frame(prepared, staged_index, rows.loc[staged_index, ["archivo", ROW_COLUMN]], catalogs),
@@ -127,14 +128,20 @@ def process_declaraciones(
     return result
 
 
-def main_ruc(prepared: pd.DataFrame) -> dict[str, str]:
-    """Per file, the valid RUC most of its rows carry (the entity that sent it)."""
+def main_ruc(prepared: pd.DataFrame, names: list[str]) -> dict[str, str]:
+    """Per file, the entity that sent it: the valid RUC most of its rows carry; for a file with no row (rejected,
+    or a header alone) a valid RUC in its name (`20100047218_2024.xlsx`), if any."""
     rucs = prepared[["archivo", "ruc_entidad"]].dropna()
     rucs = rucs[is_valid_ruc(rucs["ruc_entidad"]).to_numpy(dtype=bool)] if not rucs.empty else rucs
-    if rucs.empty:
-        return {}
-    counts = rucs.value_counts().reset_index(name="n").sort_values(["archivo", "n", "ruc_entidad"], ascending=[True, False, True])
-    return dict(counts.drop_duplicates("archivo")[["archivo", "ruc_entidad"]].itertuples(index=False, name=None))
+    found: dict[str, str] = {}
+    if not rucs.empty:
+        counts = rucs.value_counts().reset_index(name="n").sort_values(["archivo", "n", "ruc_entidad"], ascending=[True, False, True])
+        found = dict(counts.drop_duplicates("archivo")[["archivo", "ruc_entidad"]].itertuples(index=False, name=None))
+    unnamed = [name for name in names if name not in found]
+    in_names = pd.Series(unnamed, dtype="str").str.extract(r"(?<![0-9])((?:10|15|16|17|20)[0-9]{9})(?![0-9])")[0]
+    valid = in_names.notna() & is_valid_ruc(in_names.fillna("")).astype(bool)
+    found.update(zip(pd.Series(unnamed)[valid], in_names[valid], strict=True))
+    return found
 
 
 class Laps:

@@ -40,6 +40,18 @@ class FormulaContext:
     paises_alc: frozenset[str]
 
 
+@dataclass(frozen=True)
+class Coverage:
+    """How much of the registry the year's declarations cover, shown beside the declaration-based indicators."""
+
+    cobertura_pct: float | None  # entities that filed ÷ entities that must file; None without a registry
+    preliminar: bool  # until the year's closing date (reference/plazos_declaracion.csv) has passed
+
+
+def nd(reason: str) -> Measure:
+    return Measure(None, nota=f"ND: {reason}")
+
+
 Formula = Callable[[pd.DataFrame, FormulaContext], Measure]
 
 
@@ -149,25 +161,37 @@ def _uocti_cti(rows: pd.DataFrame) -> pd.DataFrame:
     return rows[(rows["programa"] == "CTI") & _yes(rows["es_uocti"])]
 
 
+def _no_training(programa: str, ctx: FormulaContext) -> Measure:
+    return nd(f"ninguna capacitación del programa {programa} registrada en {ctx.anio} (un servicio que no dejó registro)")
+
+
 @formula("ISS.01.02.01.01", reads=('programa', 'es_uocti', 'participante_id'))
 def servidores_uocti_capacitados(rows: pd.DataFrame, ctx: FormulaContext) -> Measure:
-    return Measure(float(_uocti_cti(rows)["participante_id"].nunique()))
+    if not (rows["programa"] == "CTI").any():
+        return _no_training("CTI", ctx)
+    return Measure(float(_uocti_cti(rows)["participante_id"].nunique()))  # CTI trainings with no UOCTI server: 0
 
 
 @formula("ISS.01.02.01.02", reads=('programa', 'es_uocti', 'participante_id', 'nota'))
 def servidores_uocti_buen_nivel(rows: pd.DataFrame, ctx: FormulaContext) -> Measure:
+    if not (rows["programa"] == "CTI").any():
+        return _no_training("CTI", ctx)
     trained = _uocti_cti(rows)
     best = pd.to_numeric(trained["nota"], errors="coerce").groupby(trained["participante_id"]).max()
     return percentage((best >= 14).sum(), len(best))
 
 
-def _accesses(rows: pd.DataFrame, seccion: str) -> Measure:
-    return Measure(float(pd.to_numeric(rows.loc[rows["seccion"] == seccion, "accesos"]).sum()))
+def _accesses(rows: pd.DataFrame, seccion: str, ctx: FormulaContext) -> Measure:
+    """Σ accesos of one section; a month recorded with 0 accesses is a value, a section with no row is ND."""
+    of_section = rows.loc[rows["seccion"] == seccion, "accesos"]
+    if of_section.empty:
+        return nd(f"ningún registro de accesos_web de la sección {seccion} en {ctx.anio} (un servicio que no dejó registro)")
+    return Measure(float(pd.to_numeric(of_section).sum()))
 
 
 @formula("ISS.01.02.02.01", reads=('seccion', 'accesos'))
 def accesos_becas(rows: pd.DataFrame, ctx: FormulaContext) -> Measure:
-    return _accesses(rows, "BECAS")
+    return _accesses(rows, "BECAS", ctx)
 
 
 @formula("ISS.02.01.01.01", reads=('entidad_participante',))
@@ -182,7 +206,7 @@ def espacios_implementados(rows: pd.DataFrame, ctx: FormulaContext) -> Measure:
 
 @formula("ISS.02.02.01.01", reads=('seccion', 'accesos'))
 def accesos_experiencias_exitosas(rows: pd.DataFrame, ctx: FormulaContext) -> Measure:
-    return _accesses(rows, "EXPERIENCIAS_EXITOSAS")
+    return _accesses(rows, "EXPERIENCIAS_EXITOSAS", ctx)
 
 
 @formula("ISS.02.03.01.01", reads=('entidad',))
@@ -192,17 +216,18 @@ def entidades_asistidas(rows: pd.DataFrame, ctx: FormulaContext) -> Measure:
 
 @formula("ISS.02.05.01.01", reads=('seccion', 'accesos'))
 def accesos_estadisticas(rows: pd.DataFrame, ctx: FormulaContext) -> Measure:
-    return _accesses(rows, "ESTADISTICAS")
+    return _accesses(rows, "ESTADISTICAS", ctx)
 
 
 @formula("ISS.03.01.01.01", reads=('programa', 'participante_id'))
 def actores_capacitados_css(rows: pd.DataFrame, ctx: FormulaContext) -> Measure:
-    return Measure(float(rows.loc[rows["programa"] == "CSS", "participante_id"].nunique()))
+    trained = rows.loc[rows["programa"] == "CSS", "participante_id"]
+    return Measure(float(trained.nunique())) if not trained.empty else _no_training("CSS", ctx)
 
 
 @formula("ISS.03.05.01.01", reads=('seccion', 'accesos'))
 def accesos_triangular(rows: pd.DataFrame, ctx: FormulaContext) -> Measure:
-    return _accesses(rows, "TRIANGULAR")
+    return _accesses(rows, "TRIANGULAR", ctx)
 
 
 # --- rounding and comparison with a published value -----------------------------------------------
@@ -262,8 +287,14 @@ def columns_read(catalogs: IndicatorCatalogs) -> dict[str, list[str]]:
     return {source: sorted(names) for source, names in columns.items()}
 
 
-def compute_indicators(inputs: Mapping[str, pd.DataFrame], anio: int, catalogs: IndicatorCatalogs) -> pd.DataFrame:
-    """Every catalog indicator for year `anio`, given the staged rows of that year per source."""
+COVERED_SOURCE = "declaraciones"  # the indicators of this source carry the registry's coverage
+
+
+def compute_indicators(
+    inputs: Mapping[str, pd.DataFrame], anio: int, catalogs: IndicatorCatalogs, coverage: Coverage | None = None
+) -> pd.DataFrame:
+    """Every catalog indicator for year `anio`, given the staged rows of that year per source (and, for the
+    declaration-based ones, how much of the registry they cover)."""
     ctx = FormulaContext(anio=anio, paises_alc=catalogs.paises_alc)
     expected = _by_indicator(catalogs.logros_esperados, anio)
     reported = _by_indicator(catalogs.reportado, anio)
@@ -272,12 +303,16 @@ def compute_indicators(inputs: Mapping[str, pd.DataFrame], anio: int, catalogs: 
         code, source = item.codigo, item.fuente
         rows = inputs.get(source)
         registered = FORMULAS.get(code)
+        since = _year(getattr(item, "vigente_desde", None))
         if registered is None:
-            measure = Measure(None, nota=f"ND: el indicador no tiene fórmula registrada en {__name__}")
+            measure = nd(f"el indicador no tiene fórmula registrada en {__name__}")
+        elif since is not None and anio < since:
+            measure = nd(f"el indicador se mide desde {since} (servicio aún no implementado en {anio})")
         elif rows is None or rows.empty:
-            measure = Measure(None, nota=f"ND: no hay registros válidos de {source} en {anio}")
+            measure = nd(f"no hay registros válidos de {source} en {anio}")
         else:
             measure = registered.compute(rows, ctx)
+        covered = coverage if coverage is not None and source == COVERED_SOURCE else None
         valor = round_half_up(measure.valor, 2)
         valor_esperado = _number(expected.get(code, {}).get("valor_esperado"))
         avance = round_half_up(100.0 * valor / valor_esperado, 2) if valor is not None and valor_esperado else None
@@ -307,15 +342,24 @@ def compute_indicators(inputs: Mapping[str, pd.DataFrame], anio: int, catalogs: 
                 "denominador": measure.denominador,
                 "beneficiarios_en_blanco": measure.beneficiarios_en_blanco,
                 "nota": measure.nota,
+                "cobertura_pct": round_half_up(covered.cobertura_pct, 2) if covered else None,
+                "preliminar": covered.preliminar if covered else None,
             }
         )
     frame = pd.DataFrame.from_records(records, columns=list(PNCTI_INDICADORES))
-    for column in ("coincide_reportado", "coincide_avance"):
+    for column in ("coincide_reportado", "coincide_avance", "preliminar"):
         frame[column] = frame[column].astype("boolean")
     frame["beneficiarios_en_blanco"] = frame["beneficiarios_en_blanco"].astype("Int64")
-    for column in ("valor", "valor_esperado", "avance_pct", "valor_reportado", "avance_reportado_pct", "numerador", "denominador"):
+    for column in ("valor", "valor_esperado", "avance_pct", "valor_reportado", "avance_reportado_pct", "numerador", "denominador", "cobertura_pct"):
         frame[column] = pd.to_numeric(frame[column]).astype("float64")
     return frame
+
+
+def _year(text: object) -> int | None:
+    """A catalog year (`2024`); None when blank (no lower bound)."""
+    if text is None or (not isinstance(text, str) and pd.isna(text)) or not str(text).strip():
+        return None
+    return int(str(text).strip())
 
 
 def _by_indicator(frame: pd.DataFrame, anio: int) -> dict[str, dict[str, object]]:

@@ -49,7 +49,7 @@ def failures_of(
     return found.drop_duplicates().reset_index(drop=True) if not found.empty else empty_failures()
 
 
-def quarantine_rows(origen: str, anio: int, rows: pd.DataFrame, failures: pd.DataFrame, context: MessageContext | None = None) -> pd.DataFrame:
+def quarantine_rows(origen: str, anio: int | None, rows: pd.DataFrame, failures: pd.DataFrame, context: MessageContext | None = None) -> pd.DataFrame:
     """One quarantine row per failure, with the value as the entity wrote it and a Spanish message."""
     if failures.empty:
         return empty_quarantine()
@@ -92,11 +92,11 @@ def _raw_value(row: pd.Series, column: str) -> str | None:
     return text if len(text) <= 200 else text[:200] + "…"
 
 
-def rejected_files_frame(origen: str, anio: int, rejected: list[FileRejection], detected_at: dt.datetime) -> pd.DataFrame:
+def rejected_files_frame(origen: str, anio: int | None, rejected: list[FileRejection], detected_at: dt.datetime) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "origen": pd.Series([origen] * len(rejected), dtype="str"),
-            "anio": pd.Series([anio] * len(rejected), dtype="int64"),
+            "anio": pd.Series([anio] * len(rejected), dtype="Int64"),  # none for a source that is not yearly
             "archivo": pd.Series([r.archivo for r in rejected], dtype="str"),
             "motivo": pd.Series([r.motivo for r in rejected], dtype="str"),
             "detectado_en": pd.Series([detected_at] * len(rejected), dtype="datetime64[us]"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import duckdb
 import pandas as pd
@@ -15,12 +16,12 @@ from cti_pipeline.warehouse import qualified, quote, table_exists
 EJECUCION_DIMENSIONS = ("departamento", "area_prioritaria", "ods", "tipo_cooperacion", "tipo_entidad", "pais_fuente")
 
 
-def load_inputs(conn: duckdb.DuckDBPyConnection, anio: int, columns: Mapping[str, Sequence[str]]) -> dict[str, pd.DataFrame]:
-    """The staged rows of year `anio` for each source, only the `columns` its formulas read (an empty
-    frame when the table does not exist)."""
+def load_inputs(conn: duckdb.DuckDBPyConnection, anio: int, columns: Mapping[str, Sequence[str]], schema: str = "staging") -> dict[str, pd.DataFrame]:
+    """The rows of year `anio` of each table `<schema>.<source>`, only the `columns` read (an empty frame
+    when the table does not exist)."""
     inputs: dict[str, pd.DataFrame] = {}
     for source, names in columns.items():
-        table = f"staging.{source}"
+        table = f"{schema}.{source}"
         if table_exists(conn, table):
             selected = ", ".join(quote(name) for name in names) or "anio"
             inputs[source] = conn.execute(f"SELECT {selected} FROM {qualified(table)} WHERE anio = ?", [anio]).df()
@@ -51,3 +52,25 @@ def cti_ejecucion(conn: duckdb.DuckDBPyConnection, anio: int) -> pd.DataFrame:
         """,
         [anio],
     ).df()
+
+
+@dataclass
+class PublishedComparison:
+    years: list[int]  # years with a published report to compare with
+    compared: int  # indicator values compared
+    disagreeing: pd.DataFrame  # anio, indicador, valor, valor_reportado, avance_pct, avance_reportado_pct
+
+
+def published_disagreements(conn: duckdb.DuckDBPyConnection) -> PublishedComparison:
+    """Every year of marts.pncti_indicadores against its published report: a discrepancy of 2023 stays
+    visible after a run of 2024."""
+    if not table_exists(conn, "marts.pncti_indicadores"):
+        return PublishedComparison([], 0, pd.DataFrame())
+    years = [y for (y,) in conn.execute(
+        "SELECT DISTINCT anio FROM marts.pncti_indicadores WHERE coincide_reportado IS NOT NULL ORDER BY anio").fetchall()]
+    compared = conn.execute("SELECT count(*) FROM marts.pncti_indicadores WHERE coincide_reportado IS NOT NULL").fetchone()[0]
+    disagreeing = conn.execute(
+        "SELECT anio, indicador, valor, valor_reportado, avance_pct, avance_reportado_pct, numerador, denominador "
+        "FROM marts.pncti_indicadores WHERE NOT coincide_reportado ORDER BY anio, indicador"
+    ).df()
+    return PublishedComparison(years, int(compared), disagreeing)

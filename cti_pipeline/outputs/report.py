@@ -82,18 +82,31 @@ class IndicatorLine:
     coincide_reportado: bool | None
     avance_reportado_pct: float | None = None  # optional mart columns (more are welcome in the contract)
     coincide_avance: bool | None = None
+    cobertura_pct: float | None = None  # the declaration-based indicators: how much of the registry filed
+    preliminar: bool | None = None
 
     @property
     def disagrees(self) -> bool:
         return self.coincide_reportado is False or self.coincide_avance is False
 
     @property
+    def coverage_note(self) -> str | None:
+        """Beside a declaration-based value: "preliminar: 57 % de las entidades obligadas han presentado"."""
+        if self.preliminar is None:
+            return None
+        filed = f"{format_number(self.cobertura_pct, '%')} de las entidades obligadas han presentado" if self.cobertura_pct is not None else None
+        if self.preliminar:
+            return f"preliminar: {filed}" if filed else "preliminar (sin registro de entidades)"
+        return filed
+
+    @property
     def cells(self) -> list[str]:
+        value = format_number(self.valor, self.unidad)
         return [
             self.codigo,
             self.nombre,
             self.unidad,
-            format_number(self.valor, self.unidad),
+            f"{value} ({self.coverage_note})" if self.coverage_note else value,
             format_number(self.valor_esperado, self.unidad),
             format_number(self.avance_pct, "%"),
             self.estado,
@@ -227,6 +240,8 @@ def build_report(
             coincide_reportado=as_bool(row.coincide_reportado),
             avance_reportado_pct=as_float(getattr(row, "avance_reportado_pct", None)),
             coincide_avance=as_bool(getattr(row, "coincide_avance", None)),
+            cobertura_pct=as_float(getattr(row, "cobertura_pct", None)),
+            preliminar=as_bool(getattr(row, "preliminar", None)),
         )
     if catalog is not None and not catalog.empty:
         missing = [e for e in catalog.itertuples(index=False) if e.codigo not in lines]

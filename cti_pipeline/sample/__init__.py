@@ -9,11 +9,11 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from cti_pipeline.sample import declaraciones, gpedc, registros
+from cti_pipeline.sample import declaraciones, entidades, gpedc, registros
 
 DEFAULT_YEARS = (2023, 2024)
 DEFAULT_ROWS = 480
-WRITERS = {"declaraciones": declaraciones.write, "registros": registros.write, "gpedc": gpedc.write}
+WRITERS = {"registros": registros.write, "gpedc": gpedc.write}
 
 
 def landing_dir(out: Path) -> Path:
@@ -24,8 +24,10 @@ def landing_dir(out: Path) -> Path:
 def write_sample_data(out: Path, years: list[int] | tuple[int, ...] = DEFAULT_YEARS, rows: int = DEFAULT_ROWS, seed: int = 2030) -> Path:
     landing = landing_dir(out)
     landing.mkdir(parents=True, exist_ok=True)
-    for offset, (name, write) in enumerate(WRITERS.items()):
+    filers = declaraciones.write(landing, list(years), rows, random.Random(seed))
+    for offset, (name, write) in enumerate(WRITERS.items(), start=1):
         write(landing, list(years), rows, random.Random(seed + offset))
+    entidades.write(landing, list(years), filers, random.Random(seed + len(WRITERS) + 1))
     return landing
 
 

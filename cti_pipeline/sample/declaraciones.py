@@ -72,6 +72,26 @@ class Entity:
     tipo: str
 
 
+LATE_POSITION = 5  # this entity's only file arrives after the deadline
+
+
+def LATE_FILING(anio: int) -> dt.datetime:  # noqa: N802 - a constant of the sample, by year
+    return dt.datetime(anio + 1, 4, 15, 10, 0)
+
+
+def fixed_entity(first_ten: str, nombre: str, tipo: str) -> Entity:
+    return Entity(first_ten + str(ruc_check_digit(first_ten)), nombre, tipo)
+
+
+# A registered entity whose only declaration is rejected (RECHAZADA), and ones that never file (OMISA).
+REJECTED_ENTITY = fixed_entity("2060099901", "Fundación Sin Moneda", "ONGD")
+NEVER_FILING = (
+    fixed_entity("2060099902", "Asociación Andina Omisa", "ONGD"),
+    fixed_entity("2060099903", "Cooperación Técnica del Sur Omisa", "ENIEX"),
+    fixed_entity("2060099904", "Municipalidad Provincial Omisa", "ENTIDAD_PUBLICA"),
+)
+
+
 def make_ruc(rng: random.Random, prefix: str = "20") -> str:
     first_ten = prefix + "".join(str(rng.randint(0, 9)) for _ in range(8))
     return first_ten + str(ruc_check_digit(first_ten))
@@ -188,7 +208,9 @@ def write_year(landing: Path, anio: int, rows: int, rng: random.Random, entities
         else:
             path = folder / f"Declaracion Anual {anio} - {slug}.xlsx"
             write_xlsx(path, data)
-        os.utime(path, (base_time + position * 3600, base_time + position * 3600))
+        # One entity files after the first-quarter deadline (the filing tracker's fuera_de_plazo).
+        filed_at = LATE_FILING(anio).timestamp() if position == LATE_POSITION else base_time + position * 3600
+        os.utime(path, (filed_at, filed_at))
         written.append(path)
 
     # A corrected re-submission of the first entity: the earlier file's rows become `superseded`.
@@ -199,21 +221,27 @@ def write_year(landing: Path, anio: int, rows: int, rng: random.Random, entities
     os.utime(path, (base_time + 90 * 86400, base_time + 90 * 86400))
     written.append(path)
 
-    # Files an entity should hear about: not a workbook, and one without the `moneda` column.
+    # Files an entity should hear about: not a workbook, and one without the `moneda` column (the only file of
+    # a registered entity, which is then RECHAZADA in the filing tracker).
     (folder / "declaracion_escaneada.xlsx").write_bytes(b"%PDF-1.4 not really a workbook")
     broken = [{k: v for k, v in make_row(rng, entities[1], anio, 900).items()}]
-    path = folder / "declaracion_sin_moneda.csv"
+    broken[0].update(ruc_entidad=REJECTED_ENTITY.ruc, nombre_entidad=REJECTED_ENTITY.nombre, tipo_entidad=REJECTED_ENTITY.tipo)
+    path = folder / f"declaracion_{REJECTED_ENTITY.ruc}_sin_moneda.csv"
     write_csv(path, broken, "utf-8", ",")
     text = path.read_text(encoding="utf-8").splitlines()
     header = text[0].split(",")
     drop = header.index("moneda")
     path.write_text("\r\n".join(",".join(c for i, c in enumerate(line.split(",")) if i != drop) for line in text) + "\r\n", encoding="utf-8")
+    for rejected in (path, folder / "declaracion_escaneada.xlsx"):
+        os.utime(rejected, (base_time, base_time))
     # An office lock file left open by a colleague: ignored silently.
     (folder / f"~$Declaracion Anual {anio} - 002.xlsx").write_bytes(b"lock")
     return written
 
 
-def write(landing: Path, years: list[int], rows: int, rng: random.Random) -> None:
+def write(landing: Path, years: list[int], rows: int, rng: random.Random) -> list[Entity]:
+    """The declarations of every year; the entities that filed (the registry is written from them)."""
     entities = make_entities(rng, 24)
     for anio in years:
         write_year(landing, anio, rows, rng, entities)
+    return entities

@@ -36,7 +36,7 @@ def test_two_runs_at_once_both_succeed_and_never_write_together(data_dir: Path):
     assert [run.returncode for run in runs] == [0, 0], outputs
 
     instance = dg.DagsterInstance.get()  # DAGSTER_HOME of the test, shared by both processes
-    records = instance.get_run_records()
+    records = instance.get_run_records(dg.RunsFilter(job_name="pncti_anual_job"))  # (each followed by its BI publication)
     assert len(records) == 2 and all(r.dagster_run.status == dg.DagsterRunStatus.SUCCESS for r in records)
     windows = []
     for record in records:

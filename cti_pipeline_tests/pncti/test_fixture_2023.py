@@ -37,9 +37,8 @@ def check_table(table: dict[str, dict[str, object]]) -> None:
     for item in published():
         code, valor, avance = item["indicador"], item["valor_reportado"], item["avance_reportado_pct"]
         computed = table[code]
-        if not valor:
-            if item["nota"].startswith("ND"):
-                assert computed["estado"] == "ND" and computed["valor"] is None, code
+        if not valor:  # the report printed nothing: ND, with the reason (no declarations yet, a service not yet begun)
+            assert computed["estado"] == "ND" and computed["valor"] is None and computed["nota"].startswith("ND"), code
             assert computed["coincide_reportado"] is None, code
             continue
         assert computed["valor_reportado"] == float(valor), code

@@ -7,6 +7,10 @@ unfinished runs whose recorded process no longer runs on this host and frees the
 calls it before it starts, and the sensor below does it every minute for the daemon's runs.
 """
 
+import contextlib
+import fcntl
+from pathlib import Path
+
 import dagster as dg
 
 from cti_pipeline.defs.resources import PROCESS_TAG
@@ -30,11 +34,19 @@ def reap_dead_runs(instance: dg.DagsterInstance) -> list[str]:
 
 
 def ensure_pool_limit(instance: dg.DagsterInstance, pool: str = "duckdb") -> None:
-    """Give `pool` exactly the instance's default number of slots before runs race for it (two processes
-    initialising a brand-new pool at the same moment can both allocate a slot)."""
+    """Give `pool` exactly the instance's default number of slots before runs race for it. Two processes that
+    initialise a brand-new pool at the same moment can each allocate a slot (on SQLite both count 0 slots,
+    then both add one), so processes of one host take turns here (a lock file beside the instance); a pool
+    left with too many slots by such a race is set back to the limit."""
     limit = instance.get_concurrency_config().pool_config.default_pool_limit
-    if limit is not None and instance.event_log_storage.get_concurrency_info(pool).slot_count != limit:
-        instance.event_log_storage.set_concurrency_slots(pool, limit)
+    if limit is None:
+        return
+    lock = Path(instance.root_directory) / ".cti-pool.lock" if instance.root_directory else None
+    with open(lock, "a") if lock else contextlib.nullcontext() as handle:
+        if handle is not None:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        if instance.event_log_storage.get_concurrency_info(pool).slot_count != limit:
+            instance.event_log_storage.set_concurrency_slots(pool, limit)
 
 
 @dg.sensor(

@@ -12,6 +12,7 @@ import dagster as dg
 
 from cti_pipeline.defs.partitions import add_years
 from cti_pipeline.domain import roadmap
+from cti_pipeline.landing import settle
 from cti_pipeline.landing.discovery import YEARLY_SOURCES, years_with_files
 from cti_pipeline.defs.resources import CtiConfig
 
@@ -44,6 +45,27 @@ def pncti_anual(context: dg.ScheduleEvaluationContext, cti: CtiConfig):
         return dg.SkipReason(f"No llegó ningún archivo de {year} a landing/declaraciones/{year}/ ni a landing/registros/{year}/.")
     add_years(context.instance, [year])  # a schedule cannot ask the daemon to add a partition as a sensor does
     return dg.RunRequest(run_key=f"pncti_anual-{year}", partition_key=str(year), tags={"cti/origen": "pncti_anual"})
+
+
+@dg.schedule(
+    name="declaraciones_seguimiento",
+    cron_schedule="0 7 * 1-4 1",
+    execution_timezone=TIMEZONE,
+    job_name="declaraciones_seguimiento_job",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Los lunes a las 07:00 (Lima) de enero a abril: el seguimiento de la Declaración Anual del año anterior "
+    "(quién presentó, quién está omisa) y `exports/omisas_{anio}.xlsx`, con lo que llegó hasta ese día.",
+)
+def declaraciones_seguimiento(context: dg.ScheduleEvaluationContext, cti: CtiConfig):
+    day = evaluation_day(context)
+    year = day.year - 1
+    years, _ = years_with_files(cti.paths.landing_dir, ("declaraciones",), today=day)
+    registry = any(settle.observe_folder(cti.paths.landing_dir / "entidades"))
+    if year not in years and not registry:
+        return dg.SkipReason(f"Ni declaraciones de {year} ni registro de entidades en landing/: no hay a quién seguir.")
+    add_years(context.instance, [year])  # a schedule cannot ask the daemon to add a partition as a sensor does
+    return dg.RunRequest(run_key=f"declaraciones_seguimiento-{day.isoformat()}", partition_key=str(year),
+                         tags={"cti/origen": "declaraciones_seguimiento"})
 
 
 def phase_schedule(name: str, cron_schedule: str, fase: int, job_name: str, when: str) -> dg.ScheduleDefinition:

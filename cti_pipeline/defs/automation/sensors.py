@@ -18,6 +18,7 @@ from datetime import date
 import dagster as dg
 
 from cti_pipeline.defs import jobs as job_defs
+from cti_pipeline.defs import entidades as entidades_defs
 from cti_pipeline.defs.partitions import YEARS
 from cti_pipeline.defs.resources import CtiConfig
 from cti_pipeline.landing import settle
@@ -189,6 +190,42 @@ def folder_landing_sensor(name: str, prefix: str, folder: str, job_name: str, de
         return _result(context, prefix, scan, step, requests)
 
     return _sensor
+
+
+@dg.sensor(
+    name="entidades_sensor",
+    jobs=[job_defs.pncti_anual_job, entidades_defs.entidades_job],
+    minimum_interval_seconds=MINIMUM_INTERVAL_SECONDS,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Un registro de entidades nuevo o cambiado en landing/entidades/ vuelve a calcular el seguimiento de la "
+    "Declaración Anual (y lo que depende de él) de cada año ya cargado, cuando los archivos dejan de cambiar; sin años "
+    "cargados, solo lee el registro (entidades_job).",
+)
+def entidades_sensor(context: dg.SensorEvaluationContext, cti: CtiConfig):
+    prefix = "entidades"
+    scan = settle.scan_folder(cti.paths.landing_dir / prefix, group=prefix)
+    step = settle.advance(_previous_state(context), scan, prefix)
+    requests: list[dg.RunRequest] = []
+    for settled in step.settled:
+        if settled.previous is None and already_handled(context, prefix, settled):
+            context.log.info(f"landing/{prefix}/: a successful run already read these files")
+            continue
+        key = run_key(context, "entidades", prefix, settled)
+        years = sorted(context.instance.get_dynamic_partitions(YEARS))
+        if not years:
+            context.log.info(f"landing/{prefix}/ settled on {settled.files} file(s): no year loaded yet, reading the registry alone")
+            requests.append(dg.RunRequest(run_key=key, job_name=entidades_defs.entidades_job.name, tags=_tags(prefix, settled)))
+            continue
+        if context.repository_def is None:
+            raise dg.DagsterInvariantViolationError("entidades_sensor needs the repository to resolve its assets")
+        selection = downstream_selection(context.repository_def.asset_graph, prefix, job_defs.pncti_anual_job.selection)
+        context.log.info(f"landing/{prefix}/ settled on {settled.files} file(s): refreshing the filing tracker of {', '.join(years)}")
+        requests += [
+            dg.RunRequest(run_key=f"{key}-{year}", job_name=job_defs.pncti_anual_job.name, partition_key=year,
+                          asset_selection=selection, tags=_tags(prefix, settled))
+            for year in years
+        ]
+    return _result(context, prefix, scan, step, requests)
 
 
 declaraciones_sensor = yearly_landing_sensor(
