@@ -40,7 +40,7 @@ BATCH_ROWS = 10_000
 # Asset keys (as user strings) of the publication assets, and the marts they follow (defs/publishing.py).
 BI_COPY_KEY = "bi/marts_duckdb"
 POSTGRES_KEY = "publish/postgres"
-MART_NAMES = ("pncti_indicadores", "cti_ejecucion", "gpedc_completitud", "gpedc_indicadores")
+MART_NAMES = ("pncti_indicadores", "cti_ejecucion", "declaracion_cumplimiento", "gpedc_completitud", "gpedc_indicadores")
 
 
 def needs_publication(materialized: Iterable[str]) -> bool:
@@ -64,6 +64,7 @@ MART_GRAINS: dict[str, Grain] = {
         ("anio", "departamento", "area_prioritaria", "ods", "tipo_cooperacion", "tipo_entidad", "pais_fuente"),
         nullable=True,  # ods and pais_fuente are optional in the Declaración Anual
     ),
+    "declaracion_cumplimiento": Grain(("anio", "ruc_entidad")),
     "gpedc_completitud": Grain(("codigo_respondente", "seccion")),
     "gpedc_indicadores": Grain(("indicador", "codigo_socio")),
 }

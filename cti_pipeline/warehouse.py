@@ -158,8 +158,12 @@ def read_frame(conn: duckdb.DuckDBPyConnection, sql: str, params: list[object] |
 BI_STORAGE_VERSION = "v1.1.0"
 
 
-def publish_bi_copy(conn: duckdb.DuckDBPyConnection, target: Path, schemas: tuple[str, ...] = ("marts",)) -> dict[str, int]:
-    """Copy the given schemas to `target` through a temporary file and an atomic rename.
+BI_TABLES = ("meta.archivos",)  # besides the marts: the file ledger, so BI can show what arrived and what became of it
+
+
+def publish_bi_copy(conn: duckdb.DuckDBPyConnection, target: Path, schemas: tuple[str, ...] = ("marts",),
+                    tables: tuple[str, ...] = BI_TABLES) -> dict[str, int]:
+    """Copy the given schemas (and single `tables`) to `target` through a temporary file and an atomic rename.
 
     BI tools open `target` read-only; they never hold the live warehouse file. The copy is written in
     BI_STORAGE_VERSION's format, so that older DuckDB clients open it too.
@@ -173,17 +177,13 @@ def publish_bi_copy(conn: duckdb.DuckDBPyConnection, target: Path, schemas: tupl
     try:
         conn.execute(f"ATTACH {sql_literal(temporary)} AS bi_copy (STORAGE_VERSION {sql_literal(BI_STORAGE_VERSION)})")
         try:
-            for schema in schemas:
+            copied = [(schema, name) for schema in schemas for name in schema_tables(conn, schema)]
+            copied += [tuple(table.split(".", 1)) for table in tables if table_exists(conn, table)]
+            for schema, name in copied:
                 conn.execute(f"CREATE SCHEMA IF NOT EXISTS bi_copy.{quote(schema)}")
-                tables = conn.execute(
-                    "SELECT table_name FROM information_schema.tables WHERE table_catalog = current_database() "
-                    "AND table_schema = ? ORDER BY table_name",
-                    [schema],
-                ).fetchall()
-                for (name,) in tables:
-                    source = f"{quote(schema)}.{quote(name)}"
-                    conn.execute(f"CREATE TABLE bi_copy.{source} AS SELECT * FROM {source}")
-                    counts[f"{schema}.{name}"] = conn.execute(f"SELECT count(*) FROM bi_copy.{source}").fetchone()[0]
+                source = f"{quote(schema)}.{quote(name)}"
+                conn.execute(f"CREATE TABLE bi_copy.{source} AS SELECT * FROM {source}")
+                counts[f"{schema}.{name}"] = conn.execute(f"SELECT count(*) FROM bi_copy.{source}").fetchone()[0]
             conn.execute("CHECKPOINT bi_copy")  # everything in the file itself, nothing left in a .wal beside it
         finally:
             conn.execute("DETACH bi_copy")

@@ -13,6 +13,7 @@ import pandas as pd
 
 from cti_pipeline.contracts.gpedc import PUNTOS_FOCALES, GpedcCatalogs
 from cti_pipeline.contracts.tables import GPEDC_COMPLETITUD, GPEDC_FILAS, GPEDC_INDICADORES, staging_columns
+from cti_pipeline.contracts.descriptions import describe
 from cti_pipeline.defs.metadata import check_result, markdown_table, table_metadata
 from cti_pipeline.defs.resources import CtiConfig, WarehouseResource
 from cti_pipeline.domain import gpedc, quality
@@ -134,6 +135,7 @@ def gpedc_consolidacion(context: dg.AssetExecutionContext, cti: CtiConfig, wareh
             "respondentes": int(counts.loc[counts["hoja"] == "puntos_focales", "filas"].sum()),
             "filas_en_cuarentena": dg.MetadataValue.int(summary.quarantined_rows),
             "preview": dg.MetadataValue.md(markdown_table(preview if preview is not None else pd.DataFrame())),
+            "columnas": dg.MetadataValue.md(staging_columns_markdown(catalogs)),
             **common,
         },
     )
@@ -166,6 +168,17 @@ def gpedc_consolidacion(context: dg.AssetExecutionContext, cti: CtiConfig, wareh
             "motivo": dg.MetadataValue.md(markdown_table(roster_rejections[["archivo", "motivo"]], max_chars=200)),
         },
     )
+
+
+def staging_columns_markdown(catalogs) -> str:
+    """The round's staging tables and what each column means (the item columns from the questionnaire catalog)."""
+    items = {item.columna: f"{item.codigo}: {item.descripcion}" for item in catalogs.items if item.columna}
+    parts = []
+    for table, columns in store.staging_tables(catalogs).items():
+        described = describe(table, columns, items)
+        rows = pd.DataFrame({"columna": list(columns), "tipo": list(columns.values()), "qué es": [described[c] for c in columns]})
+        parts += [f"**{table}**", "", markdown_table(rows, max_rows=40, max_chars=140), ""]
+    return "\n".join(parts)
 
 
 # --- marts ----------------------------------------------------------------------------------------

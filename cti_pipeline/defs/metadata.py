@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import dagster as dg
 import pandas as pd
 
+from cti_pipeline.contracts.descriptions import describe
 from cti_pipeline.contracts.tables import Columns
 from cti_pipeline.domain.quality import SourceSummary
 
@@ -37,15 +38,20 @@ def markdown_table(frame: pd.DataFrame, max_rows: int = 15, max_chars: int = 60)
     return "\n".join(lines)
 
 
-def column_schema(columns: Columns) -> dg.TableSchema:
-    return dg.TableSchema(columns=[dg.TableColumn(name=name, type=sql_type) for name, sql_type in columns.items()])
+def column_schema(table: str, columns: Columns, items: Mapping[str, str] | None = None) -> dg.TableSchema:
+    """The table's columns with their types and what each means (contracts/descriptions.py)."""
+    described = describe(table, columns, items)
+    return dg.TableSchema(
+        columns=[dg.TableColumn(name=name, type=sql_type, description=described[name] or None) for name, sql_type in columns.items()]
+    )
 
 
-def table_metadata(table: str, columns: Columns, rows: int, preview: pd.DataFrame | None = None, **extra: object) -> dict:
+def table_metadata(table: str, columns: Columns, rows: int, preview: pd.DataFrame | None = None,
+                   items: Mapping[str, str] | None = None, **extra: object) -> dict:
     metadata: dict[str, object] = {
         "dagster/row_count": dg.MetadataValue.int(int(rows)),
         "dagster/table_name": table,
-        "dagster/column_schema": column_schema(columns),
+        "dagster/column_schema": column_schema(table, columns, items),
     }
     if preview is not None:
         metadata["preview"] = dg.MetadataValue.md(markdown_table(preview))

@@ -36,6 +36,9 @@ def test_materialisation_writes_raw_staging_quarantine_and_passes_its_checks(dat
     assert materializations["staging/declaraciones"]["dagster/row_count"].value == 2
     assert materializations["quarantine/declaraciones"]["archivos_rechazados"].value == 1
     assert "| archivo |" in materializations["quarantine/declaraciones"]["preview"].value
+    schema = materializations["staging/declaraciones"]["dagster/column_schema"].value
+    described = {column.name: column.description for column in schema.columns}
+    assert described["monto_usd"].startswith("Monto en USD") and all(described.values())  # the UI says what each column is
     # The profile of the run: seconds and the process's peak memory per phase, for the benchmark.
     phases = ["discover", "read", "validate", "quarantine", "stage", "write", "checks"]
     assert list(materializations["raw/declaraciones"]["tiempos_s"].value) == phases
