@@ -34,8 +34,8 @@ UNCHANGED_NOTE = "sin cambios, no se reescribió: las entradas del almacén, el 
 
 @dg.asset(
     key=["reportes", "cumplimiento_pncti"],
-    description="Borrador del reporte de cumplimiento de la PNCTI del año para CEPLAN (exports/reporte_cumplimiento_pncti_<anio>.docx "
-    "y .html): cabecera, objetivos prioritarios, servicios, alternativas (a completar por los analistas), anexo de conciliación "
+    description="Borrador del reporte de cumplimiento de la PNCTI del año para CEPLAN (`exports/reporte_cumplimiento_pncti_{anio}.docx` "
+    "y `.html`): cabecera, objetivos prioritarios, servicios, alternativas (a completar por los analistas), anexo de conciliación "
     "y cuarentena, un gráfico por objetivo.",
     group_name="reportes",
     kinds={"duckdb", "docx", "html"},
@@ -114,7 +114,7 @@ def png_text(png: bytes | None) -> str:
 @dg.asset(
     key=["reportes", "observaciones_entidades"],
     description="Observaciones para cada entidad declarante con filas en cuarentena o archivos rechazados del año: un libro por "
-    "entidad en exports/observaciones/<anio>/<ruc>.xlsx, listo para enviarle (una fila con el RUC mal escrito va a la entidad "
+    "entidad en `exports/observaciones/{anio}/{ruc}.xlsx`, listo para enviarle (una fila con el RUC mal escrito va a la entidad "
     "que declara su archivo), y un resumen para APCI (resumen_apci.xlsx).",
     group_name="reportes",
     kinds={"duckdb", "excel"},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -47,9 +48,15 @@ class WarehouseResource(DuckDBResource):
             yield conn
 
 
+@functools.cache
+def warn_development_salt() -> None:
+    """Once per process, however many times the definitions are loaded."""
+    log.warning("CTI_PII_SALT is not set: personal ids are pseudonymised with the development salt")
+
+
 def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
     if settings.pii_salt_is_default:
-        log.warning("CTI_PII_SALT is not set: personal ids are pseudonymised with the development salt")
+        warn_development_salt()
     return {
         "cti": CtiConfig(
             data_dir=str(settings.data_dir),

@@ -230,12 +230,12 @@ def entidades_sensor(context: dg.SensorEvaluationContext, cti: CtiConfig):
 
 declaraciones_sensor = yearly_landing_sensor(
     "declaraciones",
-    "Un archivo nuevo, cambiado o retirado en landing/declaraciones/<anio>/ pide una ejecución de ese año "
+    "Un archivo nuevo, cambiado o retirado en `landing/declaraciones/{anio}/` pide una ejecución de ese año "
     "(declaraciones y todo lo que depende de ellas en pncti_anual_job), cuando los archivos dejan de cambiar.",
 )
 registros_sensor = yearly_landing_sensor(
     "registros",
-    "Un archivo nuevo, cambiado o retirado en landing/registros/<anio>/ pide una ejecución de ese año "
+    "Un archivo nuevo, cambiado o retirado en `landing/registros/{anio}/` pide una ejecución de ese año "
     "(registros administrativos y todo lo que depende de ellos en pncti_anual_job), cuando los archivos dejan de cambiar.",
 )
 
