@@ -27,6 +27,7 @@ def test_sample_data_is_deterministic_and_has_bad_files(tmp_path: Path):
     assert any(n.startswith("~$") for n in names)
 
 
+@pytest.mark.slow
 def test_materialize_quarantines_bad_input_and_exits_zero(data_dir: Path, capsys: pytest.CaptureFixture):
     assert main(["sample-data", "--out", str(data_dir), "--years", "2024", "--rows", "120"]) == 0
     code = main(["materialize", "--year", "2024", "--select", "group:declaraciones"])
@@ -48,6 +49,7 @@ def test_materialize_quarantines_bad_input_and_exits_zero(data_dir: Path, capsys
         ("pncti_anual_job", "2024"), ("publicacion_job", "")]
 
 
+@pytest.mark.slow
 def test_materialize_exits_non_zero_when_a_step_fails(data_dir: Path, capsys: pytest.CaptureFixture):
     main(["sample-data", "--out", str(data_dir), "--years", "2024", "--rows", "50"])
     (data_dir / "reference").mkdir()
@@ -58,6 +60,7 @@ def test_materialize_exits_non_zero_when_a_step_fails(data_dir: Path, capsys: py
     assert "FAILED" in out and "pen_por_usd" in out
 
 
+@pytest.mark.slow
 def test_materialize_without_year_runs_every_landing_year(data_dir: Path, capsys: pytest.CaptureFixture):
     main(["sample-data", "--out", str(data_dir), "--years", "2022", "2023", "--rows", "40"])
     (data_dir / "landing" / "declaraciones" / "borrador").mkdir()
@@ -76,6 +79,7 @@ def test_the_warehouse_connection_caps_duckdb_memory_and_the_environment_overrid
             assert conn.execute("SELECT current_setting('memory_limit')").fetchone()[0] == expected
 
 
+@pytest.mark.slow
 def test_select_brings_the_assets_made_together_and_runs_only_what_it_names(data_dir: Path, capsys: pytest.CaptureFixture):
     main(["sample-data", "--out", str(data_dir), "--years", "2024", "--rows", "40"])
     assert main(["materialize", "--year", "2024", "--select", "key:staging/declaraciones"]) == 0
@@ -93,6 +97,7 @@ def test_select_brings_the_assets_made_together_and_runs_only_what_it_names(data
     assert all(key.split("/")[1].startswith("gpedc") for key in materialised["gpedc_job"])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("arguments", "said"),
     [
@@ -111,6 +116,7 @@ def test_a_selection_or_year_that_names_nothing_to_run_is_refused_with_exit_2_an
     assert dg.DagsterInstance.get().get_run_records() == []
 
 
+@pytest.mark.slow
 def test_a_year_without_input_is_not_materialised_into_marts_reports_or_bi_unless_asked(data_dir, capsys):
     main(["sample-data", "--out", str(data_dir), "--years", "2024", "--rows", "20"])
     assert main(["materialize", "--year", "2024"]) == 0
@@ -129,6 +135,7 @@ def test_a_year_without_input_is_not_materialised_into_marts_reports_or_bi_unles
         assert conn.execute("SELECT count(*), count(valor) FROM marts.pncti_indicadores WHERE anio = 2025").fetchone() == (18, 0)
 
 
+@pytest.mark.slow
 def test_withdraw_year_takes_a_year_out_of_the_warehouse_exports_bi_and_partitions(data_dir, capsys):
     main(["sample-data", "--out", str(data_dir), "--years", "2024", "--rows", "20"])
     assert main(["materialize", "--year", "2024"]) == 0
@@ -154,6 +161,7 @@ def test_withdraw_year_takes_a_year_out_of_the_warehouse_exports_bi_and_partitio
         assert instance.get_dynamic_partitions("anio") == ["2024"]
 
 
+@pytest.mark.slow
 def test_a_selection_runs_each_asset_once_in_the_job_that_owns_it(data_dir: Path, capsys: pytest.CaptureFixture):
     main(["sample-data", "--out", str(data_dir), "--years", "2023", "2024", "--rows", "20"])
     assert main(["materialize", "--year", "2024", "--select", "group:gpedc or key:marts/cti_ejecucion or group:publicacion"]) == 0
@@ -170,6 +178,7 @@ def test_a_selection_runs_each_asset_once_in_the_job_that_owns_it(data_dir: Path
     }
 
 
+@pytest.mark.slow
 def test_a_selection_on_an_empty_landing_zone_has_nothing_to_do_and_says_so(data_dir: Path, capsys: pytest.CaptureFixture):
     (data_dir / "landing").mkdir(parents=True, exist_ok=True)
     assert main(["materialize", "--select", "group:declaraciones"]) == 0

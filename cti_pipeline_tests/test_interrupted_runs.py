@@ -46,6 +46,7 @@ def has_event(instance: dg.DagsterInstance, run: dg.DagsterRun | None, text: str
     return run is not None and any(text in (entry.user_message or "") for entry in instance.all_logs(run.run_id))
 
 
+@pytest.mark.slow
 def test_identity_tells_a_live_process_from_a_gone_one_and_from_a_reused_pid():
     assert not is_gone(identity())  # this process
     child = subprocess.Popen([sys.executable, "-c", "pass"])
@@ -100,6 +101,7 @@ def test_a_run_waiting_for_the_pool_stops_on_sigterm_and_gives_its_turn_back(dat
     assert all(step.run_id == holder.run_id for step in info.pending_steps)
 
 
+@pytest.mark.slow
 def test_the_daemons_sensor_fails_a_run_whose_process_is_gone_and_frees_its_slot(data_dir: Path, defs: dg.Definitions):
     instance = dg.DagsterInstance.get()
     gone = subprocess.Popen([sys.executable, "-c", "pass"])

@@ -36,7 +36,7 @@ from cti_pipeline.contracts.columns import (
 )
 from cti_pipeline.contracts.reference import ReferenceError, catalog_path, load_catalog
 from cti_pipeline.contracts.schema import KIND_CHECKS, RowRule, Validation, validation
-from cti_pipeline.contracts.text import normalize_code, normalize_yes_no
+from cti_pipeline.contracts.text import code_of, normalize_code, normalize_yes_no
 
 TIPOS_RESPONDENTE = ("GOBIERNO", "SOCIO_DESARROLLO", "OSC")
 GOBIERNO, SOCIO = "GOBIERNO", "SOCIO_DESARROLLO"
@@ -209,29 +209,31 @@ def load_items(override_dir: Path | None, sections: Iterable[str]) -> tuple[Item
     items: list[Item] = []
     seen: dict[str, int] = {}
     columns: dict[tuple[str, str], int] = {}
-    for position, (codigo, seccion, hoja, columna, tipo, categorias, descripcion, verificado) in enumerate(zip(
-        _text(frame, "codigo_pregunta"), _text(frame, "seccion"), _text(frame, "hoja"), _text(frame, "columna"),
+    codigos = _text(frame, "codigo_pregunta")
+    # normalised once per column (a pandas call per cell costs a second on the shipped catalog)
+    normalized = zip(normalize_section(_text(frame, "seccion")).fillna(""), normalize_code(_text(frame, "tipo_respuesta")).fillna(""),
+                     item_key(codigos).fillna(""), strict=True)
+    for position, (codigo, seccion, hoja, columna, tipo, categorias, descripcion, verificado, (section, kind, key)) in enumerate(zip(
+        codigos, _text(frame, "seccion"), _text(frame, "hoja"), _text(frame, "columna"),
         _text(frame, "tipo_respuesta"), _text(frame, "categorias"), _text(frame, "descripcion"), _text(frame, "verificado"),
-        strict=True,
+        normalized, strict=True,
     )):
         def fail(text: str) -> ReferenceError:
             return _problem("gpedc_preguntas", override_dir, position, text)
 
         if not codigo:
             raise fail("codigo_pregunta is blank")
-        section = normalize_section(pd.Series([seccion], dtype="str")).iloc[0]
         if section not in known_sections:
             raise fail(f"section «{seccion}» is not in gpedc_secciones.csv")
         sheet = hoja.strip().lower()
         if sheet not in QUESTIONNAIRE_SHEETS:
             raise fail(f"hoja «{hoja}» is not one of {', '.join(QUESTIONNAIRE_SHEETS)}")
-        kind = normalize_code(pd.Series([tipo], dtype="str")).iloc[0] if tipo else ""
         if kind not in TIPOS_RESPUESTA:
             raise fail(f"tipo_respuesta «{tipo}» is not one of {', '.join(TIPOS_RESPUESTA)}")
-        listed = tuple(dict.fromkeys(normalize_code(pd.Series([c for c in categorias.split(";") if c.strip()], dtype="str")).tolist()))
+        listed = tuple(dict.fromkeys(code_of(c) for c in categorias.split(";") if c.strip()))
         if kind == "CATEGORIA" and not listed:
             raise fail(f"item {codigo} is CATEGORIA without categorias")
-        clave = ANY_ITEM if codigo.strip() == ANY_ITEM else item_key(pd.Series([codigo], dtype="str")).iloc[0]
+        clave = ANY_ITEM if codigo.strip() == ANY_ITEM else key
         if clave == ANY_ITEM and sheet != RESPUESTAS:
             raise fail("a `*` row accepts any item of its section in the sheet respuestas only")
         name = None
@@ -273,7 +275,7 @@ def load_indicators(override_dir: Path | None, items: Iterable[Item]) -> tuple[I
             raise fail(f"metodo «{metodo}» is not one of {', '.join(METODOS)}")
         listed = tuple(p.strip() for p in preguntas.split(";") if p.strip())
         if metodo not in ("PROMEDIO_COMPONENTES", "EXTERNO", "SIN_CALCULO"):
-            unknown = [p for p in listed if item_key(pd.Series([p], dtype="str")).iloc[0] not in keys]
+            unknown = [p for p in listed if code_of(p) not in keys]
             if unknown:
                 raise fail(f"preguntas {', '.join(unknown)} are not items of gpedc_preguntas.csv")
         indicators.append(Indicator(indicador, dimension, componente, nombre, nivel, metodo, listed, fuente or "CUESTIONARIO",

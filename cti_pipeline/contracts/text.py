@@ -6,6 +6,7 @@ million rows without a Python loop per cell.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -51,6 +52,12 @@ def normalize_code(series: pd.Series) -> pd.Series:
     text = strip_invisible(blank_to_na(series))
     # `.astype("str")`: mapping an all-missing column (an absent optional column) gives float NaN
     return text.str.upper().map(_strip_accents_or_na, na_action="ignore").astype("str").str.replace(r"\s+", "_", regex=True)
+
+
+@functools.cache
+def code_of(text: str) -> str:
+    """One value as `normalize_code` reads it (for catalogs, which hold a few hundred values)."""
+    return normalize_code(pd.Series([text], dtype="str")).iloc[0]
 
 
 def normalize_yes_no(series: pd.Series) -> pd.Series:

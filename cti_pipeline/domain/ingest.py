@@ -79,7 +79,10 @@ def quarantine_rows(origen: str, anio: int | None, rows: pd.DataFrame, failures:
 
 
 def empty_quarantine() -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series(dtype="str") for c in QUARANTINE_COLUMNS}).astype({"anio": "int64", "fila": "int64"})
+    return _EMPTY_QUARANTINE.copy()
+
+
+_EMPTY_QUARANTINE = pd.DataFrame({c: pd.Series(dtype="str") for c in QUARANTINE_COLUMNS}).astype({"anio": "int64", "fila": "int64"})
 
 
 def _raw_value(row: pd.Series, column: str) -> str | None:

@@ -9,6 +9,7 @@ raw and staging and masked in quarantine, so the clear id is stored nowhere.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 from collections import defaultdict
@@ -153,6 +154,8 @@ def process_kind(kind: str, batch: FileBatch, anio: int, salt: str, iso3_codes: 
     """(raw, staged, quarantined) rows of one kind's files."""
     spec = REGISTROS[kind]
     rows = batch.rows
+    if rows.empty:  # no file of this kind (or none readable): nothing to validate
+        return empty_raw(), _empty_staged(kind).copy(), empty_quarantine()
     prepared = prepare_frame(spec, rows, rows["archivo"], rows[SEMICOLON_COLUMN])
     prepared["archivo"] = rows["archivo"]
     validation = registro_validation(kind, anio, iso3_codes)
@@ -175,6 +178,12 @@ def process_kind(kind: str, batch: FileBatch, anio: int, salt: str, iso3_codes: 
     states = row_states(rows.index, None, failures)
     staged_index = states.index[states == "staged"]
     return raw_frame(kind, rows, anio, states, salt), staged_frame(kind, prepared, staged_index, rows.loc[staged_index], salt), quarantined
+
+
+@functools.cache
+def _empty_staged(kind: str) -> pd.DataFrame:
+    spec = REGISTROS[kind]
+    return typed_frame(spec, prepare_frame(spec, pd.DataFrame())).assign(archivo=pd.Series(dtype="str"), fila=pd.Series(dtype="int64"))
 
 
 def _files_per_key(kind: str, prepared: pd.DataFrame) -> dict[object, str]:
@@ -227,6 +236,9 @@ def staged_frame(kind: str, prepared: pd.DataFrame, staged_index: pd.Index, rows
 
 
 def empty_raw() -> pd.DataFrame:
-    columns = ["archivo", "hoja", "fila", "anio", "anio_fila", KIND_COLUMN, *RAW_VALUE_COLUMNS, "estado_fila", EXTRA_COLUMN]
-    frame = pd.DataFrame({c: pd.Series(dtype="str") for c in columns})
-    return frame.astype({"fila": "int64", "anio": "int64"})
+    return _EMPTY_RAW.copy()
+
+
+_EMPTY_RAW = pd.DataFrame({c: pd.Series(dtype="str") for c in [
+    "archivo", "hoja", "fila", "anio", "anio_fila", KIND_COLUMN, *RAW_VALUE_COLUMNS, "estado_fila", EXTRA_COLUMN,
+]}).astype({"fila": "int64", "anio": "int64"})

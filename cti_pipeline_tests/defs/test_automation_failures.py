@@ -56,6 +56,7 @@ def report(defs: dg.Definitions, instance: dg.DagsterInstance, result) -> list[s
     ]
 
 
+@pytest.mark.slow
 def test_failure_line_names_job_year_step_error_and_folder(defs: dg.Definitions, data_dir: Path):
     instance, result = failed_run(defs, data_dir)
     [failure] = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE]
@@ -70,6 +71,7 @@ def test_failure_line_names_job_year_step_error_and_folder(defs: dg.Definitions,
     assert line.endswith("landing folder: landing/declaraciones/2024/")
 
 
+@pytest.mark.slow
 def test_a_run_from_the_sensor_names_the_folder_it_came_from(defs: dg.Definitions, data_dir: Path):
     instance, result = failed_run(defs, data_dir, tags={"cti/landing": "landing/declaraciones/2024/", "cti/huella": "abc"})
     [line] = report(defs, instance, result)

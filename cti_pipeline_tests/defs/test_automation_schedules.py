@@ -63,6 +63,7 @@ def test_every_schedule_runs_in_lima_and_starts_running(defs: dg.Definitions):
         assert s.default_status == dg.DefaultScheduleStatus.RUNNING, s.name
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("year", [2021, 2025, 2026])
 def test_pncti_anual_targets_the_previous_year_and_adds_it_as_a_partition(defs: dg.Definitions, data_dir: Path, year: int):
     land_declaration(data_dir, year - 1)
@@ -74,6 +75,7 @@ def test_pncti_anual_targets_the_previous_year_and_adds_it_as_a_partition(defs: 
         assert instance.get_dynamic_partitions("anio") == [str(year - 1)]
 
 
+@pytest.mark.slow
 def test_pncti_anual_reads_the_tick_in_lima_time(defs: dg.Definitions, data_dir: Path):
     # 1 January 03:00 UTC is still 31 December in Lima: the year before that is the target.
     land_declaration(data_dir, 2024)
@@ -81,6 +83,7 @@ def test_pncti_anual_reads_the_tick_in_lima_time(defs: dg.Definitions, data_dir:
     assert result.run_requests[0].partition_key == "2024"
 
 
+@pytest.mark.slow
 def test_pncti_anual_skips_a_year_nobody_filed(defs: dg.Definitions, data_dir: Path):
     land_declaration(data_dir, 2024)
     result = evaluate(defs, "pncti_anual", dt.datetime(2024, 4, 1, 6, tzinfo=LIMA))
@@ -95,6 +98,7 @@ def test_phase_schedules_target_their_jobs(defs: dg.Definitions):
         assert schedule.job_name == job_name and schedule.cron_schedule == cron
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(PHASE_SCHEDULES))
 def test_phase_schedule_runs_inside_and_skips_outside_its_window(defs: dg.Definitions, name: str):
     fase = PHASE_SCHEDULES[name][0]
@@ -112,6 +116,7 @@ def test_phase_schedule_runs_inside_and_skips_outside_its_window(defs: dg.Defini
         assert day.isoformat() in result.skip_message
 
 
+@pytest.mark.slow
 def test_moving_a_phase_in_the_override_moves_the_schedule(defs: dg.Definitions, data_dir: Path):
     day = dt.date(2024, 6, 3)  # a Monday inside the shipped phase 2
     assert evaluate(defs, "gpedc_recoleccion", at(day)).run_requests
@@ -131,6 +136,7 @@ def test_moving_a_phase_in_the_override_moves_the_schedule(defs: dg.Definitions,
     assert evaluate(defs, "gpedc_revision", at(month_start(inicio))).run_requests
 
 
+@pytest.mark.slow
 def test_a_broken_roadmap_fails_the_tick_with_a_clear_error(defs: dg.Definitions, data_dir: Path):
     (data_dir / "reference").mkdir()
     (data_dir / "reference" / "hoja_de_ruta.csv").write_text(

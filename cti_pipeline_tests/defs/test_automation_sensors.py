@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import datetime as dt
 import os
 import uuid
@@ -87,6 +88,7 @@ def test_sensors_start_running_every_30_seconds(defs: dg.Definitions):
     assert defs.resolve_sensor_def("cti_run_failure_sensor").default_status == dg.DefaultSensorStatus.RUNNING
 
 
+@pytest.mark.slow
 def test_files_dropped_across_years_give_one_run_per_year(defs: dg.Definitions, data_dir: Path):
     landing = data_dir / "landing"
     dropped = {2023: drop_declaraciones(landing, 2023, 2), 2024: drop_declaraciones(landing, 2024, 3)}
@@ -113,6 +115,7 @@ def test_files_dropped_across_years_give_one_run_per_year(defs: dg.Definitions, 
     assert "nothing new" in daemon.last.skip_message
 
 
+@pytest.mark.slow
 def test_changed_and_removed_files_request_their_year_again(defs: dg.Definitions, data_dir: Path):
     landing = data_dir / "landing"
     a, b = drop_declaraciones(landing, 2024, 2)
@@ -134,6 +137,7 @@ def test_changed_and_removed_files_request_their_year_again(defs: dg.Definitions
     assert daemon.tick() == []
 
 
+@pytest.mark.slow
 def test_a_file_dropped_then_removed_runs_the_year_each_time_even_back_to_a_set_already_run(defs: dg.Definitions, data_dir: Path):
     landing = data_dir / "landing"
     drop_declaraciones(landing, 2024, 2)
@@ -153,6 +157,7 @@ def test_a_file_dropped_then_removed_runs_the_year_each_time_even_back_to_a_set_
     assert [r.run_key for r in amnesic.settle()] == [keys[0]]
 
 
+@pytest.mark.slow
 def test_restarted_daemon_does_not_rerun_a_handled_drop(defs: dg.Definitions, data_dir: Path):
     drop_declaraciones(data_dir / "landing", 2024, 2)
     before = Daemon(defs, "declaraciones_sensor")
@@ -166,6 +171,7 @@ def test_restarted_daemon_does_not_rerun_a_handled_drop(defs: dg.Definitions, da
     assert [r.run_key for r in amnesic.settle()] == [handled.run_key]
 
 
+@pytest.mark.slow
 def test_a_file_still_being_copied_is_not_picked_up_until_stable(defs: dg.Definitions, data_dir: Path):
     year_dir = data_dir / "landing" / "declaraciones" / "2024"
     source = write_xlsx(data_dir / "outside" / "grande.xlsx", [declaracion_row(codigo_intervencion=f"INT-{i}") for i in range(300)])
@@ -188,6 +194,7 @@ def test_a_file_still_being_copied_is_not_picked_up_until_stable(defs: dg.Defini
     assert request.partition_key == "2024" and request.tags["cti/archivos"] == "1"
 
 
+@pytest.mark.slow
 def test_lock_hidden_links_and_subfolders_are_ignored(defs: dg.Definitions, data_dir: Path, tmp_path: Path):
     landing = data_dir / "landing"
     [real] = drop_declaraciones(landing, 2024, 1)
@@ -206,6 +213,7 @@ def test_lock_hidden_links_and_subfolders_are_ignored(defs: dg.Definitions, data
     assert request.tags["cti/archivos"] == "1"
 
 
+@pytest.mark.slow
 def test_folders_that_are_no_year_of_data_are_skipped_and_an_empty_year_is_no_partition(defs: dg.Definitions, data_dir: Path):
     landing = data_dir / "landing"
     this_year = dt.date.today().year
@@ -219,6 +227,7 @@ def test_folders_that_are_no_year_of_data_are_skipped_and_an_empty_year_is_no_pa
     assert daemon.instance.get_dynamic_partitions("anio") == [str(this_year)]
 
 
+@pytest.mark.slow
 def test_a_sensor_adopts_a_successful_run_of_the_command_line_that_read_the_same_files(defs: dg.Definitions, data_dir: Path):
     """After scripts/up.sh the CLI has materialised every year: the daemon's first ticks must not run them again."""
     landing = data_dir / "landing"
@@ -236,6 +245,7 @@ def test_a_sensor_adopts_a_successful_run_of_the_command_line_that_read_the_same
     assert [r.partition_key for r in daemon.settle()] == ["2024"]
 
 
+@pytest.mark.slow
 def test_registros_sensor_selects_the_registros_group_and_downstream(defs: dg.Definitions, data_dir: Path):
     folder = data_dir / "landing" / "registros" / "2024"
     write_csv(folder / "capacitaciones_2024.csv", [{"anio": 2024, "codigo": "CAP-1"}])
@@ -252,6 +262,7 @@ def test_registros_sensor_selects_the_registros_group_and_downstream(defs: dg.De
     assert not set(request.asset_selection) & job_assets_downstream_of(defs, "declaraciones") - expected
 
 
+@pytest.mark.slow
 def test_a_tick_over_10000_files(defs: dg.Definitions, data_dir: Path):
     folder = data_dir / "landing" / "declaraciones" / "2024"
     folder.mkdir(parents=True)
@@ -265,6 +276,7 @@ def test_a_tick_over_10000_files(defs: dg.Definitions, data_dir: Path):
     assert daemon.tick() == []
 
 
+@pytest.mark.slow
 def test_gpedc_sensor_requests_the_round_once_per_drop(defs: dg.Definitions, data_dir: Path):
     folder = data_dir / "landing" / "gpedc" / "ronda4"
     write_csv(folder / "puntos_focales.csv", [{"codigo_respondente": "GOB-01", "tipo_respondente": "GOBIERNO"}])

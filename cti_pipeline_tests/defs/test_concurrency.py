@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import dagster as dg
+import pytest
 import yaml
 
 from cti_pipeline.sample import write_sample_data
@@ -19,6 +20,7 @@ def test_dagster_yaml_limits_the_duckdb_pool_to_one_step():
     assert "run_queue" not in config  # combining it with `concurrency:` is a config error
 
 
+@pytest.mark.slow
 def test_two_runs_at_once_both_succeed_and_never_write_together(data_dir: Path):
     write_sample_data(data_dir, years=[2023, 2024], rows=3000)
     # The instance exists before runs race for the warehouse (as when a sensor fires during a backfill);

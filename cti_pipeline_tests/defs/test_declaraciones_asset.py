@@ -19,6 +19,7 @@ def materialize(resources, year: int) -> dg.ExecuteInProcessResult:
     return materialize_year([declaraciones], resources, str(year))
 
 
+@pytest.mark.slow
 def test_materialisation_writes_raw_staging_quarantine_and_passes_its_checks(data_dir: Path, resources, warehouse):
     year = data_dir / "landing" / "declaraciones" / "2024"
     write_xlsx(year / "a.xlsx", [declaracion_row(codigo_intervencion="1"), declaracion_row(codigo_intervencion="2", moneda="YEN")])
@@ -52,6 +53,7 @@ def test_materialisation_writes_raw_staging_quarantine_and_passes_its_checks(dat
     assert usd == pytest.approx(1000.0 / 3.757)
 
 
+@pytest.mark.slow
 def test_rematerialising_a_year_replaces_its_rows_and_leaves_other_years(data_dir: Path, resources, warehouse):
     landing = data_dir / "landing" / "declaraciones"
     write_csv(landing / "2023" / "e.csv", [declaracion_row(anio=2023, codigo_intervencion="old", fecha_fin="2023-12-31")])
@@ -68,6 +70,7 @@ def test_rematerialising_a_year_replaces_its_rows_and_leaves_other_years(data_di
     assert conn.execute("SELECT count(*) FROM raw.declaraciones WHERE anio = 2024").fetchone()[0] == 1
 
 
+@pytest.mark.slow
 def test_after_one_file_changes_only_that_file_is_read_again(data_dir: Path, resources, warehouse):
     year = data_dir / "landing" / "declaraciones" / "2024"
     write_xlsx(year / "a.xlsx", [declaracion_row(codigo_intervencion="A1")], mtime=1_700_000_000)
@@ -87,6 +90,7 @@ def test_after_one_file_changes_only_that_file_is_read_again(data_dir: Path, res
     assert codes == [("A1",), ("B2",), ("C1",)]
 
 
+@pytest.mark.slow
 def test_a_file_the_disk_failed_to_give_is_read_again_by_the_next_run(data_dir: Path, resources, warehouse, monkeypatch):
     """An I/O error is not what the file says: the year is not marked unchanged, and the next run reads it."""
     year = data_dir / "landing" / "declaraciones" / "2024"
@@ -135,6 +139,7 @@ def test_a_failed_write_leaves_the_previous_rows_of_the_year_intact(tmp_path: Pa
         assert conn.execute("SELECT fila FROM quarantine.filas_rechazadas").fetchall() == [(2,)]
 
 
+@pytest.mark.slow
 def test_a_broken_reference_override_fails_the_step_without_touching_the_warehouse(data_dir: Path, resources, warehouse):
     year = data_dir / "landing" / "declaraciones" / "2024"
     write_csv(year / "e.csv", [declaracion_row(ruc_entidad=RUC_A)])

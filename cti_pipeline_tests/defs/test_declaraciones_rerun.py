@@ -4,9 +4,12 @@ import os
 from pathlib import Path
 
 import dagster as dg
+import pytest
 
 from cti_pipeline.defs.declaraciones import declaraciones
 from cti_pipeline_tests.factories import materialize_year, declaracion_row, valid_ruc, write_csv, write_xlsx
+
+pytestmark = pytest.mark.slow  # every test here launches Dagster runs, evaluations or processes
 
 
 def materialize(resources) -> dict[str, dict]:

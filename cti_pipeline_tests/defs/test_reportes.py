@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import shutil
 from pathlib import Path
 
@@ -35,6 +36,7 @@ def test_reportes_assets_are_yearly_in_the_duckdb_pool_and_in_the_pncti_job(defs
     assert {REPORT, FEEDBACK} <= set(job_keys)
 
 
+@pytest.mark.slow
 def test_report_asset_writes_docx_html_and_a_markdown_twin(data_dir: Path, settings, resources):
     settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
     with duckdb.connect(str(settings.warehouse)) as conn:
@@ -64,6 +66,7 @@ def test_report_asset_writes_docx_html_and_a_markdown_twin(data_dir: Path, setti
     assert "IOP.01.01" in check.metadata["faltantes"].value
 
 
+@pytest.mark.slow
 def test_report_asset_without_a_mart_succeeds_with_all_nd(data_dir: Path, resources):
     result = materialize_year([cumplimiento_pncti, observaciones_entidades], resources, "2022")
     assert result.success
@@ -73,6 +76,7 @@ def test_report_asset_without_a_mart_succeeds_with_all_nd(data_dir: Path, resour
     assert (data_dir / "exports" / "observaciones" / "2022" / "resumen_apci.xlsx").is_file()
 
 
+@pytest.mark.slow
 def test_end_to_end_2023_fixture_reproduces_the_published_report_and_flags_iop_03_01(data_dir: Path, defs: dg.Definitions):
     fixture = PROJECT_ROOT / "data" / "fixtures" / "2023" / "landing"
     shutil.copytree(fixture, data_dir / "landing", dirs_exist_ok=True)
@@ -129,6 +133,7 @@ def states(*paths: Path) -> list[tuple[int, int]]:
     return [(p.stat().st_ino, p.stat().st_mtime_ns) for p in paths]
 
 
+@pytest.mark.slow
 def test_report_rerun_with_unchanged_inputs_keeps_the_files_and_reports_sin_cambios(data_dir: Path, settings, resources):
     write_mart(settings)
     first, first_checks = report_run(resources)

@@ -31,6 +31,7 @@ def pyproject() -> dict:
     return tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())
 
 
+@pytest.mark.slow
 def test_every_dagster_process_starts_through_the_same_script(compose: dict, pyproject: dict):
     services = compose["services"]
     for role in ROLES:
@@ -140,6 +141,7 @@ def test_generated_state_stays_out_of_git():
     assert ".deploy/" in ignored and "deploy/.env" in ignored and ".pg/" in ignored
 
 
+@pytest.mark.slow
 def test_logins_are_added_changed_and_removed(tmp_path: Path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CTI_", "DAGSTER_"))}
     env.update(CTI_DEPLOY_ENV=str(tmp_path / "none.env"), CTI_DEPLOY_DIR=str(tmp_path / "state"))
@@ -166,6 +168,7 @@ def test_logins_are_added_changed_and_removed(tmp_path: Path):
     assert user("del", "nadie").returncode != 0
 
 
+@pytest.mark.slow
 def test_settings_are_read_as_compose_reads_the_env_file_and_the_environment_wins(tmp_path: Path):
     (tmp_path / "deploy.env").write_text(
         f"CTI_DEPLOY_DIR={tmp_path / 'state'}\n"
@@ -193,6 +196,7 @@ def test_settings_are_read_as_compose_reads_the_env_file_and_the_environment_win
     assert relative.returncode == 1 and "absolute path" in relative.stderr
 
 
+@pytest.mark.slow
 def test_a_stale_pid_file_never_stops_another_program(tmp_path: Path):
     """After a reboot a pid file may name a process that is not ours: stop leaves it alone."""
     other = subprocess.Popen(["sleep", "60"], start_new_session=True)   # leads its own process group

@@ -141,6 +141,7 @@ def read_killing_the_worker(file: LandedFile, spec: ReadSpec):
     return file_reader.read_file(file, spec)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(folder_reader.usable_cores() < 2, reason="the worker process is used only with a second core")
 def test_a_read_shared_with_a_worker_gives_the_rows_of_a_plain_read(tmp_path: Path, monkeypatch):
     folder = write_year(tmp_path / "landing", files=60)
@@ -156,6 +157,7 @@ def test_a_read_shared_with_a_worker_gives_the_rows_of_a_plain_read(tmp_path: Pa
     assert len(ReadCache(tmp_path / "cache").load(discover_files(folder).files, SPEC)) == 60
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(folder_reader.usable_cores() < 2, reason="the worker process is used only with a second core")
 def test_a_worker_that_dies_leaves_its_files_to_this_process(tmp_path: Path, monkeypatch):
     folder = write_year(tmp_path / "landing", files=40)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import re
 from collections import defaultdict
 from pathlib import Path
@@ -85,6 +86,7 @@ def materialize(resources) -> dg.ExecuteInProcessResult:
     return result
 
 
+@pytest.mark.slow
 def test_each_entity_gets_exactly_its_quarantined_rows_and_apci_a_summary(data_dir: Path, resources, warehouse):
     bad = write_inputs(data_dir)
     result = materialize(resources)
@@ -156,6 +158,7 @@ def test_each_entity_gets_exactly_its_quarantined_rows_and_apci_a_summary(data_d
     assert checks["todas_las_observaciones_asignadas"] is True
 
 
+@pytest.mark.slow
 def test_rerun_replaces_the_years_old_workbooks(data_dir: Path, resources):
     write_inputs(data_dir)
     materialize(resources)
@@ -172,6 +175,7 @@ def test_rerun_replaces_the_years_old_workbooks(data_dir: Path, resources):
     assert not [p for p in folder.parent.iterdir() if p.name.startswith(".")]  # no temporary folders left
 
 
+@pytest.mark.slow
 def test_year_without_quarantine_writes_an_empty_summary(data_dir: Path, resources):
     write_xlsx(landing_year(data_dir) / "ok.xlsx", [declaracion_row()])
     materialize(resources)
@@ -209,6 +213,7 @@ def feedback_only(resources) -> tuple[dict, dict[str, bool]]:
     return metadata, {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
 
 
+@pytest.mark.slow
 def test_unchanged_rerun_keeps_the_workbooks_and_reports_sin_cambios(data_dir: Path, resources):
     write_inputs(data_dir)
     first = next(
@@ -228,6 +233,7 @@ def test_unchanged_rerun_keeps_the_workbooks_and_reports_sin_cambios(data_dir: P
     assert not any(p.name.startswith(".") for p in folder.iterdir())  # the record is not among the deliverables
 
 
+@pytest.mark.slow
 def test_a_changed_quarantine_row_rewrites_the_workbooks(data_dir: Path, resources, settings):
     write_inputs(data_dir)
     materialize(resources)
@@ -249,6 +255,7 @@ def test_a_changed_quarantine_row_rewrites_the_workbooks(data_dir: Path, resourc
     assert feedback_only(resources)[0]["sin_cambios"].value is True  # and the next run keeps them again
 
 
+@pytest.mark.slow
 def test_a_deleted_workbook_or_another_code_version_rewrites(data_dir: Path, resources, monkeypatch):
     write_inputs(data_dir)
     materialize(resources)

@@ -123,6 +123,7 @@ def test_declaracion_template_has_the_contract_columns_lists_formats_and_instruc
     assert not any(c.data_type == "f" for s in workbook.worksheets for row in s.iter_rows() for c in row)
 
 
+@pytest.mark.slow
 def test_filled_declaracion_template_is_staged_with_zero_quarantine(data_dir: Path, resources, warehouse):
     from cti_pipeline.defs.declaraciones import declaraciones
 
@@ -145,6 +146,7 @@ def registros_kinds() -> list[str]:
     return list(registros.REGISTROS)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["capacitaciones", "accesos_web", "espacios_coordinacion", "compromisos",
                                   "asistencia_tecnica", "proyectos_css", "iniciativas_internacionales"])
 def test_filled_registros_template_is_staged_with_zero_quarantine(kind: str, data_dir: Path, resources, warehouse):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import csv
 import shutil
 from decimal import ROUND_HALF_UP, Decimal
@@ -71,6 +72,7 @@ def test_the_computed_2023_table_agrees_with_the_published_report_except_iop_03_
     assert (table["ISS.01.02.01.02"]["numerador"], table["ISS.01.02.01.02"]["valor"]) == (48, 33.80)
 
 
+@pytest.mark.slow
 def test_the_command_line_reproduces_the_report(data_dir: Path, monkeypatch, capsys):
     shutil.copytree(FIXTURE / "landing", data_dir / "landing", dirs_exist_ok=True)
     assert cli.main(["materialize", "--year", "2023"]) == 0

@@ -44,6 +44,7 @@ def land_year(data_dir):
     write_csv(year / "b.csv", [declaracion_row(ruc_entidad=valid_ruc("2060000001"), codigo_intervencion="1", monto_ejecutado=10.0)])
 
 
+@pytest.mark.slow
 def test_registros_and_marts_materialise_with_their_checks(data_dir, resources, warehouse):
     land_year(data_dir)
     result = materialize(resources)
@@ -86,6 +87,7 @@ def test_registros_and_marts_materialise_with_their_checks(data_dir, resources, 
                           ("compromisos", "compromisos.csv", 4), ("proyectos_css", "proyectos_css.xlsx", 3)]
 
 
+@pytest.mark.slow
 def test_no_clear_participant_id_anywhere_in_the_warehouse_metadata_or_logs(data_dir, resources, warehouse):
     land_year(data_dir)
     result = materialize(resources)
@@ -114,6 +116,7 @@ def test_no_clear_participant_id_anywhere_in_the_warehouse_metadata_or_logs(data
     assert not [t for t in texts if any(dni in t for dni in clear)]
 
 
+@pytest.mark.slow
 def test_cti_ejecucion_adds_up_the_staged_declarations(data_dir, resources, warehouse):
     land_year(data_dir)
     assert materialize(resources).success
@@ -131,6 +134,7 @@ def test_cti_ejecucion_adds_up_the_staged_declarations(data_dir, resources, ware
     assert sum(r[2] for r in rows) == pytest.approx(total)
 
 
+@pytest.mark.slow
 def test_a_disagreement_with_the_published_report_is_a_warning_with_both_numbers(data_dir, resources, warehouse):
     land(data_dir, "compromisos.csv", "compromisos", [row("compromisos", compromiso_id=f"C{i}", estado=e)
                                                      for i, e in enumerate(("CUMPLIDO", "PENDIENTE", "PENDIENTE"))])
@@ -153,6 +157,7 @@ def test_a_disagreement_with_the_published_report_is_a_warning_with_both_numbers
     assert flags["IOP.02.01"] is False and flags["IOP.04.01"] is True and flags["ISS.01.02.01.01"] is None
 
 
+@pytest.mark.slow
 def test_rematerialising_a_year_replaces_its_rows_only(data_dir, resources, warehouse):
     land(data_dir, "compromisos.csv", "compromisos", [row("compromisos", anio=2023, compromiso_id="X", estado="PENDIENTE")], anio=2023)
     land(data_dir, "compromisos.csv", "compromisos", [row("compromisos")])

@@ -4,6 +4,7 @@ import os
 from pathlib import Path
 
 import dagster as dg
+import pytest
 import duckdb
 
 from cti_pipeline.defs.registros import registros
@@ -11,6 +12,8 @@ from cti_pipeline.defs.resources import CtiConfig
 from cti_pipeline.settings import Settings
 from cti_pipeline_tests.pncti.builders import ANIO, land, row
 from cti_pipeline_tests.factories import materialize_year
+
+pytestmark = pytest.mark.slow  # every test here launches Dagster runs, evaluations or processes
 
 
 def materialize(resources) -> tuple[dict[str, dict], dict[tuple[str, str], bool]]:

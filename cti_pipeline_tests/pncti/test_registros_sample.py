@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import hashlib
 import random
 import time
@@ -44,6 +45,7 @@ def test_the_sample_has_every_kind_some_bad_rows_and_one_unknown_kind_file(tmp_p
         assert len(unknown) == (1 if year == 2024 else 0)
 
 
+@pytest.mark.slow
 def test_the_sample_gives_a_full_indicator_table(data_dir: Path, resources, warehouse):
     write_sample_data(data_dir, [2024], rows=60, seed=2030)
     result = materialize_year([declaraciones, registros, pncti_indicadores, cti_ejecucion_mart], resources, "2024")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import os
 import time
 from pathlib import Path
@@ -121,6 +122,7 @@ def test_the_bi_copy_is_written_in_the_storage_format_of_duckdb_1_0_and_later(tm
     assert live_format != copy_format  # the live warehouse keeps the installed DuckDB's own format
 
 
+@pytest.mark.slow
 def test_the_asset_publishes_the_copy_and_the_parquet_set(settings: Settings, resources: dict):
     written = write_marts(settings.warehouse, years=(2023, 2024))
     result = dg.materialize([bi_marts_duckdb], resources=resources, instance=dg.DagsterInstance.get())

@@ -17,6 +17,8 @@ from cti_pipeline.defs.resources import CtiConfig, WarehouseResource
 from cti_pipeline.settings import PROJECT_ROOT, Settings
 from cti_pipeline_tests.publishing.conftest import write_marts
 
+pytestmark = pytest.mark.slow  # every test here launches Dagster runs, evaluations or processes
+
 DEPLOY = PROJECT_ROOT / "deploy"
 
 

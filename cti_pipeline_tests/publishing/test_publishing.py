@@ -55,6 +55,7 @@ def frame_rows(frame: pd.DataFrame, columns: list[str], order: list[str]) -> lis
     return sorted(records, key=lambda r: tuple((r[p] is not None, r[p] if r[p] is not None else 0) for p in positions))
 
 
+@pytest.mark.slow
 def test_publish_reads_back_every_mart_with_types_and_keys(tmp_path: Path, pg_engine: sa.Engine):
     warehouse = tmp_path / "cti.duckdb"
     written = write_marts(warehouse)
@@ -98,6 +99,7 @@ def test_publish_reads_back_every_mart_with_types_and_keys(tmp_path: Path, pg_en
         assert tuple(nulls_not_distinct) == (True, True)
 
 
+@pytest.mark.slow
 def test_republishing_never_doubles_and_mirrors_changed_and_removed_years(tmp_path: Path, pg_engine: sa.Engine):
     warehouse = tmp_path / "cti.duckdb"
     write_marts(warehouse, years=(2022, 2023, 2024))
@@ -136,6 +138,7 @@ def test_republishing_never_doubles_and_mirrors_changed_and_removed_years(tmp_pa
     assert float(sums[2023]) == pytest.approx(ejecucion_rows(2023)["monto_usd"].sum())
 
 
+@pytest.mark.slow
 def test_a_failing_insert_leaves_the_previous_year_intact(tmp_path: Path, pg_engine: sa.Engine):
     """A grain repeated in DuckDB (NULL ods and pais_fuente count as equal) violates the key mid-transaction."""
     warehouse = tmp_path / "cti.duckdb"
@@ -167,6 +170,7 @@ print("finished")
 """
 
 
+@pytest.mark.slow
 def test_a_publisher_killed_mid_transaction_leaves_the_previous_year_intact(tmp_path: Path, pg_engine: sa.Engine, postgres_url: str):
     warehouse = tmp_path / "cti.duckdb"
     old = ejecucion_rows(2024, n=30)
@@ -214,6 +218,7 @@ def test_a_publisher_killed_mid_transaction_leaves_the_previous_year_intact(tmp_
     assert got == frame_rows(old, columns, KEYS["marts.cti_ejecucion"])
 
 
+@pytest.mark.slow
 def test_readers_see_the_old_or_the_new_year_never_a_mix(tmp_path: Path, pg_engine: sa.Engine):
     import threading
 
@@ -262,6 +267,7 @@ def test_readers_see_the_old_or_the_new_year_never_a_mix(tmp_path: Path, pg_engi
         assert reader.execute(sa.text("SELECT count(*) FROM marts.cti_ejecucion WHERE anio = 2024")).scalar() == new_rows
 
 
+@pytest.mark.slow
 def test_bi_queries_give_the_same_numbers_on_postgres_and_bi_duckdb(tmp_path: Path, pg_engine: sa.Engine):
     warehouse = tmp_path / "warehouse" / "cti.duckdb"
     written = write_marts(warehouse)

@@ -46,6 +46,7 @@ def _resources(settings: Settings, publish_url: str | None) -> dict:
     }
 
 
+@pytest.mark.slow
 def test_materialising_publishes_the_copy_and_postgres(settings: Settings, postgres_url: str, pg_engine: sa.Engine):
     written = write_marts(settings.warehouse)
     result = dg.materialize([bi_marts_duckdb, publish_postgres], resources=_resources(settings, postgres_url),
@@ -62,6 +63,7 @@ def test_materialising_publishes_the_copy_and_postgres(settings: Settings, postg
             assert pg.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar() == len(frame)
 
 
+@pytest.mark.slow
 def test_without_publish_url_postgres_is_skipped_clearly(settings: Settings):
     write_marts(settings.warehouse)
     result = dg.materialize([bi_marts_duckdb, publish_postgres], resources=_resources(settings, None),
@@ -87,6 +89,7 @@ def _success_context(instance: dg.DagsterInstance, result: dg.ExecuteInProcessRe
     )
 
 
+@pytest.mark.slow
 def test_the_sensor_publishes_after_a_run_that_changed_marts_unpublished(settings: Settings):
     instance = dg.DagsterInstance.get()
     write_marts(settings.warehouse)
