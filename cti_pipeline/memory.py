@@ -6,8 +6,8 @@ its high-water mark while the next phase allocates more. `malloc_trim(0)` return
 workers do. Both are no-ops where unavailable.
 
 Arrow (the text columns of every frame) allocates from the system allocator instead of its bundled
-mimalloc, so that the two share freed memory: at a million declaration rows this lowered the peak by
-about 120 MB with no measurable cost in time (docs/benchmarks.md). `ARROW_DEFAULT_MEMORY_POOL`, when
+mimalloc, so that the two share freed memory: at a million declaration rows this lowered the peak
+with no measurable cost in time (docs/benchmarks.md, «What keeps a million rows under 1.5 GB»). `ARROW_DEFAULT_MEMORY_POOL`, when
 set, still wins.
 """
 
@@ -63,8 +63,7 @@ def collect_only_when_asked() -> Iterator[None]:
     """Inside, garbage is collected only by `release_freed_memory`, and only among new objects.
 
     A run process holds about 200,000 long-lived objects (modules, Dagster's definitions and run
-    state) and each full collection walks them all: 0.1-0.3 s per `release_freed_memory`, several
-    times per ingestion. Frozen (`gc.freeze`), a collection costs what the ingestion's own objects
+    state) and each full collection walks them all, several times per ingestion (docs/benchmarks.md). Frozen (`gc.freeze`), a collection costs what the ingestion's own objects
     cost. Automatic collections are off meanwhile: reading creates millions of short-lived objects
     without cycles, and with the old objects frozen Python 3.11's collector would run full
     collections over them again and again. On exit both return to normal. Usable as a decorator.

@@ -74,7 +74,7 @@ def replace_partitions(conn: duckdb.DuckDBPyConnection, writes: list[TableWrite]
 
     Consumes `writes`: each write leaves the list (and its view is dropped) right after its INSERT,
     so a caller that handed over its only reference to a large frame lets it be freed while the
-    next table is written (a million raw rows are about 500 MB). The list is consumed on failure too.
+    next table is written (a million raw rows weigh hundreds of MB). The list is consumed on failure too.
     When the rollback itself fails (a full disk can leave no transaction to roll back), the error
     that made it fail is the one raised.
     """

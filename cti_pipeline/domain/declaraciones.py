@@ -42,7 +42,7 @@ class IngestResult:
 
     def hand_over_raw(self) -> pd.DataFrame:
         """The raw rows, for the caller to write; the result keeps an empty frame with the same columns
-        (at a million rows, holding raw while staging is written costs about 500 MB)."""
+        (at a million rows, holding raw while staging is written would raise the peak by hundreds of MB)."""
         raw = self.raw
         # A new frame, not `raw.iloc[:0]`: an empty slice still holds every buffer of the full frame.
         self.raw = pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in raw.dtypes.items()})

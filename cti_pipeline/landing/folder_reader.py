@@ -36,8 +36,8 @@ EXTRA_COLUMN = "columnas_extra"
 MTIME_COLUMN = "_mtime_ns"
 SEMICOLON_COLUMN = "_csv_punto_y_coma"
 TRIM_EVERY_FILES = 100
-# A worker process costs about half a second of the second core to start (Python, pandas, pyarrow,
-# calamine); below this many files to read it would rarely get to read any.
+# A worker process must import Python, pandas, pyarrow and calamine before it reads anything; below
+# this many files it would rarely get to read any (docs/benchmarks.md, «What made it fast»).
 PARALLEL_MIN_FILES = 24
 WORKER_QUEUE = 2  # files handed to the worker ahead of time
 

@@ -342,7 +342,7 @@ def objective_charts(report: Report, dpi: int = 110) -> dict[str, bytes]:
 
 def objective_chart(objective: Objective, anio: int, dpi: int = 110) -> bytes:
     """For each objective-level indicator, its valor beside its logro esperado (PNG)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg  # imported here, not at module load (~0.3 s)
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # imported here: slow to import, and only a report needs it
     from matplotlib.figure import Figure
 
     indicators = objective.indicators

@@ -2,9 +2,9 @@
 text, numbers, booleans and dates.
 
 Feedback writes one workbook per entity with quarantined rows: hundreds at 100k declaration rows,
-thousands at a million. openpyxl costs about 6.5 ms per workbook even in write-only mode (temporary
-files, one descriptor object per cell and style); this writes the same SpreadsheetML parts directly with
-`zipfile`, at well under a millisecond for a small workbook. Text is always an inline string, so a
+thousands at a million. openpyxl has a fixed cost per workbook even in write-only mode (temporary
+files, one descriptor object per cell and style) that dominated the feedback step; this writes the same
+SpreadsheetML parts directly with `zipfile` (both measured in docs/benchmarks.md, «What made it fast»). Text is always an inline string, so a
 value such as "=1+1" stays text and no cell can hold a formula. Characters that XML 1.0 cannot carry
 (control characters other than tab and line breaks) are dropped, as Excel cannot show them either.
 """

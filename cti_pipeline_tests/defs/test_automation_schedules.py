@@ -147,3 +147,33 @@ def test_a_broken_roadmap_fails_the_tick_with_a_clear_error(defs: dg.Definitions
     # The tick fails (red in the UI) with the catalog's problem as the cause, rather than skipping quietly.
     assert isinstance(raised.value.__cause__, RoadmapError)
     assert "fin 2024-05 is before inicio 2024-10" in str(raised.value.__cause__)
+
+
+def land_registry(data_dir: Path) -> None:
+    write_csv(data_dir / "landing" / "entidades" / "entidades.csv",
+              [{"ruc_entidad": "20100047218", "nombre_entidad": "Asociación Civil Agua para Todos", "tipo_entidad": "ONGD"}])
+
+
+def test_declaraciones_seguimiento_runs_mondays_january_to_april_in_lima(defs: dg.Definitions):
+    schedule = defs.resolve_schedule_def("declaraciones_seguimiento")
+    assert schedule.cron_schedule == "0 7 * 1-4 1" and schedule.job_name == "declaraciones_seguimiento_job"
+    job = defs.resolve_job_def("declaraciones_seguimiento_job")
+    selected = {key.to_user_string() for key in job.asset_layer.selected_asset_keys}
+    assert {"staging/entidades", "staging/declaraciones", "marts/declaracion_cumplimiento", "exports/omisas", "bi/marts_duckdb"} <= selected
+
+
+@pytest.mark.slow
+def test_declaraciones_seguimiento_follows_the_previous_year_as_filings_arrive(defs: dg.Definitions, data_dir: Path):
+    monday = dt.datetime(2025, 2, 3, 7, tzinfo=LIMA)
+    skipped = evaluate(defs, "declaraciones_seguimiento", monday)
+    assert skipped.run_requests == [] and "2024" in skipped.skip_message
+
+    land_registry(data_dir)  # nobody filed yet: every obliged entity is omisa, worth a list
+    [request] = evaluate(defs, "declaraciones_seguimiento", monday).run_requests
+    assert request.partition_key == "2024" and request.run_key == "declaraciones_seguimiento-2025-02-03"
+    with dg.DagsterInstance.get() as instance:
+        assert instance.get_dynamic_partitions("anio") == ["2024"]
+
+    land_declaration(data_dir, 2025)  # the next year's filing season: the year before it is followed
+    [request] = evaluate(defs, "declaraciones_seguimiento", dt.datetime(2026, 3, 2, 7, tzinfo=LIMA)).run_requests
+    assert request.partition_key == "2025"

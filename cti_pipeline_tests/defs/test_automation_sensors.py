@@ -293,3 +293,28 @@ def test_gpedc_sensor_requests_the_round_once_per_drop(defs: dg.Definitions, dat
     workbook.unlink()
     [again] = daemon.settle()
     assert again.run_key != request.run_key and again.tags["cti/archivos"] == "1"
+
+
+@pytest.mark.slow
+def test_entidades_sensor_reads_the_registry_alone_then_refreshes_the_tracker_of_every_year(defs: dg.Definitions, data_dir: Path):
+    registry = data_dir / "landing" / "entidades" / "entidades.csv"
+    write_csv(registry, [{"ruc_entidad": "20100047218", "nombre_entidad": "Asociación Civil Agua para Todos", "tipo_entidad": "ONGD"}])
+    daemon = Daemon(defs, "entidades_sensor")
+
+    [alone] = daemon.settle()  # no year loaded yet
+    assert alone.job_name == "entidades_job" and alone.partition_key is None
+    assert alone.tags["cti/landing"] == "landing/entidades/"
+    assert daemon.tick() == []
+
+    daemon.instance.add_dynamic_partitions("anio", ["2023", "2024"])
+    write_csv(registry, [{"ruc_entidad": "20100047218", "nombre_entidad": "Agua para Todos", "tipo_entidad": "ONGD"}])
+    touch(registry, 1_900_000_000)
+    requests = daemon.settle()
+    assert sorted(r.partition_key for r in requests) == ["2023", "2024"]
+    expected = job_assets_downstream_of(defs, "entidades")
+    assert {dg.AssetKey(["staging", "entidades"]), dg.AssetKey(["marts", "declaracion_cumplimiento"])} <= expected
+    job = defs.resolve_job_def("pncti_anual_job")
+    for request in requests:
+        assert request.job_name == "pncti_anual_job" and set(request.asset_selection) == expected
+        job.get_subset(asset_selection=set(request.asset_selection))
+    assert len({r.run_key for r in requests}) == 2

@@ -69,7 +69,8 @@ def _previous_state(context: dg.SensorEvaluationContext) -> dict[str, settle.Gro
 
 def _tags(prefix: str, settled: settle.Settled) -> dict[str, str]:
     return {
-        LANDING_TAG: f"landing/{prefix}/{settled.group}/",
+        # a folder watched whole (the registry) is its own group
+        LANDING_TAG: f"landing/{prefix}/" if settled.group == prefix else f"landing/{prefix}/{settled.group}/",
         FINGERPRINT_TAG: settled.fingerprint,
         FILES_TAG: str(settled.files),
         **handled_tags(prefix, settled.group, settled.fingerprint),
