@@ -123,6 +123,9 @@ def process_registros(
     warnings = list(discovery.warnings)
     transient = sum(r.transient for r in discovery.rejected)
     for kind in KINDS:
+        if not by_kind.get(kind) and not early.get(kind):  # no file of this kind: nothing to read or account
+            staged[kind] = _empty_staged(kind).copy()
+            continue
         cache = ReadCache(cache_dir / kind) if cache_dir is not None else None
         batch = read_folder(by_kind.get(kind, []), REGISTROS[kind], cache)
         kind_raw, staged[kind], kind_quarantined = process_kind(kind, batch, anio, salt, iso3_codes)
