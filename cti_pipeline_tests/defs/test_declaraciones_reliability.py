@@ -193,3 +193,25 @@ def test_touching_every_file_of_the_year_keeps_the_resubmission_order_and_the_st
         # when the pipeline first saw each content (its modification time then) is kept, not moved by the touch
         assert dict(conn.execute("SELECT archivo, primera_vez_ns FROM meta.contenidos").fetchall()) == {
             "original.xlsx": T0 * 10**9, "correccion.xlsx": (T0 + 3600) * 10**9, "otra.csv": (T0 + 60) * 10**9}
+
+
+def test_a_declaration_landed_twice_with_the_same_bytes_stays_staged_when_the_year_runs_again(data_dir: Path, resources, warehouse):
+    """`declaracion.xlsx` and `declaracion (1).xlsx` (the same download saved twice): the first run staged its
+    rows; when another entity's file made the year run again, both copies became `reenvio_ambiguo`."""
+    year = data_dir / "landing" / "declaraciones" / "2024"
+    write_xlsx(year / "declaracion.xlsx", [declaracion_row(ruc_entidad=RUC_A, codigo_intervencion=c) for c in ("1", "2")], mtime=T0)
+    shutil.copyfile(year / "declaracion.xlsx", year / "declaracion (1).xlsx")
+    os.utime(year / "declaracion (1).xlsx", (T0 + 60, T0 + 60))
+    assert materialize(resources).success
+    with warehouse() as conn:
+        first = staged(conn)
+    assert [(ruc, code) for ruc, _, code in first] == [(RUC_A, "1"), (RUC_A, "2")]
+
+    write_csv(year / "otra.csv", [declaracion_row(ruc_entidad=RUC_B, codigo_intervencion="9")], mtime=T0 + 600)
+    result = materialize(resources)
+    assert result.success and raw_metadata(result)["sin_cambios"].value is False
+    with warehouse() as conn:
+        assert staged(conn) == [*first, (RUC_B, "otra.csv", "9")]
+        assert conn.execute("SELECT count(*) FROM quarantine.filas_rechazadas").fetchone()[0] == 0
+        assert conn.execute("SELECT archivo, primera_vez_ns FROM meta.contenidos WHERE archivo LIKE 'declaracion%'").fetchall() == [
+            ("declaracion.xlsx", T0 * 10**9)]

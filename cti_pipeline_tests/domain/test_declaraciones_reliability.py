@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -262,3 +263,59 @@ def test_a_valid_exchange_rate_override_converts_with_its_rate(tmp_path: Path):
     write_xlsx(tmp_path / "2024" / "e.xlsx", [declaracion_row(moneda="PEN", monto_ejecutado=1000.0)])
     result = process_declaraciones(tmp_path / "2024", 2024, catalogs)
     assert result.staged["monto_usd"].tolist() == [250.0]
+
+
+# --- 7. re-submission order: the same files give the same rows at every run ----------------------------
+
+
+T0 = 1_740_000_000  # Feb 2025
+
+
+def first_seen_after(result) -> dict[str, int]:
+    """What the next run reads back from meta.contenidos: this run's new contents and when they were first seen."""
+    return dict(zip(result.contents["huella_contenido"], result.contents["primera_vez_ns"], strict=True))
+
+
+def staged_rows(result) -> list[tuple[str, str, str]]:
+    return sorted(zip(result.staged["ruc_entidad"], result.staged["archivo"], result.staged["codigo_intervencion"], strict=True))
+
+
+@pytest.mark.parametrize("same_mtime", [False, True], ids=["copied-later", "touched"])
+def test_a_file_sent_twice_with_the_same_bytes_is_one_submission_at_every_run(tmp_path: Path, catalogs, same_mtime):
+    """`declaracion.xlsx` and the browser's `declaracion (1).xlsx`, byte for byte the same: the rows count
+    once, and the next run (which knows when that content was first seen) says the same."""
+    import shutil
+
+    year = tmp_path / "2024"
+    write_xlsx(year / "declaracion.xlsx", [declaracion_row(ruc_entidad=RUC_A, codigo_intervencion=c) for c in ("1", "2")], mtime=T0)
+    shutil.copyfile(year / "declaracion.xlsx", year / "declaracion (1).xlsx")
+    os.utime(year / "declaracion (1).xlsx", (T0 + (0 if same_mtime else 60),) * 2)
+    write_csv(year / "otra.csv", [declaracion_row(ruc_entidad=RUC_B, codigo_intervencion="9")], mtime=T0)
+
+    first = process_declaraciones(year, 2024, catalogs)
+    second = process_declaraciones(year, 2024, catalogs, first_seen=first_seen_after(first))
+    for result in (first, second):
+        assert result.quarantined.empty  # never reenvio_ambiguo, never clave_duplicada
+        assert [(ruc, code) for ruc, _, code in staged_rows(result)] == [(RUC_A, "1"), (RUC_A, "2"), (RUC_B, "9")]
+        assert file_counts(result.raw).set_index("archivo")[["staged", "superseded"]].sum(axis=1).to_dict() == {
+            "declaracion (1).xlsx": 2, "declaracion.xlsx": 2, "otra.csv": 1}
+        assert_nothing_lost(result)
+    assert staged_rows(second) == staged_rows(first)
+
+
+def test_a_content_sent_again_in_another_file_gives_the_same_rows_at_the_next_run(tmp_path: Path, catalogs):
+    """v1, then v2, then v1 again under another name, all landed before one run: the run and the next must
+    agree on which version counts. A content counts from when it was first seen, so v2 is the latest."""
+    import shutil
+
+    year = tmp_path / "2024"
+    write_xlsx(year / "v1.xlsx", [declaracion_row(ruc_entidad=RUC_A, codigo_intervencion="V1")], mtime=T0)
+    write_xlsx(year / "v2.xlsx", [declaracion_row(ruc_entidad=RUC_A, codigo_intervencion="V2")], mtime=T0 + 100)
+    shutil.copyfile(year / "v1.xlsx", year / "v1_de_nuevo.xlsx")
+    os.utime(year / "v1_de_nuevo.xlsx", (T0 + 200, T0 + 200))
+
+    first = process_declaraciones(year, 2024, catalogs)
+    second = process_declaraciones(year, 2024, catalogs, first_seen=first_seen_after(first))
+    assert staged_rows(first) == staged_rows(second) == [(RUC_A, "v2.xlsx", "V2")]
+    assert first.quarantined.empty and second.quarantined.empty
+    assert first.contents.set_index("archivo")["primera_vez_ns"].to_dict() == {"v1.xlsx": T0 * 10**9, "v2.xlsx": (T0 + 100) * 10**9}
