@@ -11,9 +11,9 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from cti_pipeline.defs.declaraciones import declaraciones
-from cti_pipeline.defs.resources import CtiConfig, WarehouseResource
 from cti_pipeline.contracts.declaracion import DECLARACION
+from cti_pipeline.defs.declaraciones import declaraciones
+from cti_pipeline.defs.resources import CtiConfig
 from cti_pipeline_tests.factories import declaracion_row, materialize_year, valid_ruc, write_csv, write_xlsx
 
 pytestmark = pytest.mark.slow

@@ -1,17 +1,19 @@
 """Issue 17 through `process_declaraciones` on real files: numbers parse one way or are quarantined, never
-change silently, and the smaller cases of its point 8 (date-time cells, invisible characters in keys,
-formulas without a cached value, password-protected workbooks)."""
+change silently; the smaller cases of its point 8 (date-time cells, invisible characters in keys, formulas
+without a cached value, password-protected workbooks); exchange-rate overrides checked on load; and the
+same files giving the same rows at the next run (which knows when each content was first seen)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import io
 import os
+import shutil
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from openpyxl import Workbook
+from openpyxl import Workbook, load_workbook
 
 from cti_pipeline.contracts.declaracion import DECLARACION
 from cti_pipeline.contracts.reference import DeclarationCatalogs, ReferenceError
@@ -168,8 +170,6 @@ def test_a_real_excel_date_cell_with_a_time_is_staged_as_its_date(tmp_path: Path
     year = tmp_path / "2024"
     path = write_xlsx(year / "entidad.xlsx", [declaracion_row(fecha_inicio=dt.datetime(2024, 1, 5, 14, 30),
                                                               fecha_fin=dt.datetime(2024, 12, 31, 23, 59, 59))])
-    from openpyxl import load_workbook
-
     cell = load_workbook(path)["intervenciones"].cell(row=2, column=DECLARACION.names.index("fecha_inicio") + 1)
     assert cell.is_date and cell.value == dt.datetime(2024, 1, 5, 14, 30)  # a real date cell, not text
     result = process_declaraciones(year, 2024, catalogs)
@@ -284,8 +284,6 @@ def staged_rows(result) -> list[tuple[str, str, str]]:
 def test_a_file_sent_twice_with_the_same_bytes_is_one_submission_at_every_run(tmp_path: Path, catalogs, same_mtime):
     """`declaracion.xlsx` and the browser's `declaracion (1).xlsx`, byte for byte the same: the rows count
     once, and the next run (which knows when that content was first seen) says the same."""
-    import shutil
-
     year = tmp_path / "2024"
     write_xlsx(year / "declaracion.xlsx", [declaracion_row(ruc_entidad=RUC_A, codigo_intervencion=c) for c in ("1", "2")], mtime=T0)
     shutil.copyfile(year / "declaracion.xlsx", year / "declaracion (1).xlsx")
@@ -306,8 +304,6 @@ def test_a_file_sent_twice_with_the_same_bytes_is_one_submission_at_every_run(tm
 def test_a_content_sent_again_in_another_file_gives_the_same_rows_at_the_next_run(tmp_path: Path, catalogs):
     """v1, then v2, then v1 again under another name, all landed before one run: the run and the next must
     agree on which version counts. A content counts from when it was first seen, so v2 is the latest."""
-    import shutil
-
     year = tmp_path / "2024"
     write_xlsx(year / "v1.xlsx", [declaracion_row(ruc_entidad=RUC_A, codigo_intervencion="V1")], mtime=T0)
     write_xlsx(year / "v2.xlsx", [declaracion_row(ruc_entidad=RUC_A, codigo_intervencion="V2")], mtime=T0 + 100)
