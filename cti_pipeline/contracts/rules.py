@@ -23,6 +23,8 @@ MESSAGES: dict[str, str] = {
     "negativo": "«{valor}» es negativo; la columna «{columna}» debe ser mayor o igual que 0.",
     "fecha_fin_anterior": "La fecha de fin ({valor}) es anterior a la fecha de inicio.",
     "fuera_del_anio": "La intervención (del {valor}) no se ejecutó en {anio}: sus fechas deben cruzar el año declarado.",
+    "formula_sin_valor": "La celda de «{columna}» tiene una fórmula guardada sin su resultado (el programa que guardó el archivo no la calculó), "
+    "así que su valor no se puede leer. Abra el archivo en Excel y guárdelo de nuevo, o escriba el valor en lugar de la fórmula.",
     "celda_demasiado_larga": "La celda de «{columna}» tiene más de " + f"{MAX_CELL_CHARS:_}".replace("_", ".")
     + " caracteres, el límite de Excel. Acorte el texto.",
     "clave_duplicada": "La clave ({clave}) se repite en el archivo; ambas filas se rechazan. Deje una sola fila por clave.",

@@ -14,7 +14,7 @@ from cti_pipeline.contracts.columns import prepare_frame, typed_frame
 from cti_pipeline.contracts.declaracion import DECLARACION, declaracion_validation
 from cti_pipeline.contracts.reference import DeclarationCatalogs
 from cti_pipeline.contracts.schema import is_valid_ruc
-from cti_pipeline.domain.ledger import files_frame, new_contents, seen_order
+from cti_pipeline.domain.ledger import file_contents, files_frame, new_contents, seen_order
 from cti_pipeline.domain.ingest import failures_of, latest_per_group, now, quarantine_rows, rejected_files_frame, row_states
 from cti_pipeline.landing.discovery import discover_files
 from cti_pipeline.landing.folder_reader import EXTRA_COLUMN, ROW_COLUMN, SEMICOLON_COLUMN, read_folder
@@ -62,7 +62,8 @@ def process_declaraciones(
 
     For one RUC, the rows of the file seen latest count (`first_seen`: content sha256 → when the
     pipeline first saw that content, so copies and `touch` do not reorder re-submissions; content never
-    seen before counts from its modification time). With a `cache`, files read before and unchanged
+    seen before counts from the earliest modification time of the files holding it). Files with the same
+    bytes are one submission: their rows count once. With a `cache`, files read before and unchanged
     since are loaded from it.
     """
     detected_at = detected_at or now()
@@ -76,7 +77,8 @@ def process_declaraciones(
     prepared = prepare_frame(DECLARACION, rows, rows["archivo"], rows[SEMICOLON_COLUMN])
     prepared["archivo"] = rows["archivo"]
     order = seen_order(batch, first_seen or {})
-    superseded, tied = latest_per_group(rows["archivo"].map(order), rows["archivo"], prepared[["ruc_entidad"]])
+    superseded, tied = latest_per_group(rows["archivo"].map(order), rows["archivo"], prepared[["ruc_entidad"]],
+                                        rows["archivo"].map(file_contents(batch)))
     ambiguous = tied.notna() & ~superseded
     validation = declaracion_validation(catalogs, anio)
     failures = failures_of(

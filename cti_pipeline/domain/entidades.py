@@ -3,7 +3,8 @@
 The registry is one snapshot, not a yearly source: every file of the folder is read, and the rows of the
 file seen latest (when the pipeline first saw its content, as for re-submitted declarations) are the
 registry; an earlier file's rows are `superseded`. Two readable files seen at the same moment are
-ambiguous: their rows are quarantined (`reenvio_ambiguo`) rather than one chosen silently. A file that
+ambiguous: their rows are quarantined (`registro_ambiguo`) rather than one chosen silently, unless they
+hold the same bytes (one file landed twice: its rows count once). A file that
 cannot be read never hides a readable older one. Extra columns of the registry (a legal representative,
 an e-mail) are personal data: raw keeps which extra columns came, never their values.
 """
@@ -21,7 +22,7 @@ import pandas as pd
 from cti_pipeline.contracts.columns import prepare_frame, typed_frame
 from cti_pipeline.contracts.entidades import ENTIDADES, entidades_validation
 from cti_pipeline.domain.ingest import failures_of, latest_per_group, now, quarantine_rows, rejected_files_frame, row_states
-from cti_pipeline.domain.ledger import files_frame, new_contents, seen_order
+from cti_pipeline.domain.ledger import file_contents, files_frame, new_contents, seen_order
 from cti_pipeline.landing.discovery import discover_files
 from cti_pipeline.landing.folder_reader import EXTRA_COLUMN, ROW_COLUMN, SEMICOLON_COLUMN, read_folder
 
@@ -49,7 +50,7 @@ def process_entidades(folder: Path, first_seen: Mapping[str, int] | None = None,
     prepared["archivo"] = rows["archivo"]
     order = seen_order(batch, first_seen or {})
     whole_folder = pd.DataFrame({"registro": pd.Series("entidades", index=rows.index, dtype="str")})
-    superseded, tied = latest_per_group(rows["archivo"].map(order), rows["archivo"], whole_folder)
+    superseded, tied = latest_per_group(rows["archivo"].map(order), rows["archivo"], whole_folder, rows["archivo"].map(file_contents(batch)))
     ambiguous = tied.notna() & ~superseded
     validation = entidades_validation()
     failures = failures_of(

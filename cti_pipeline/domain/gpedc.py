@@ -23,7 +23,7 @@ from cti_pipeline.contracts.columns import SourceSpec, typed_frame
 from cti_pipeline.contracts.gpedc import PREGUNTAS_FILE, PUNTOS_FOCALES, RESPUESTAS, VALIDACIONES, GpedcCatalogs, Roster
 from cti_pipeline.contracts.schema import Validation
 from cti_pipeline.domain.ingest import empty_quarantine, failures_of, latest_per_group, now, quarantine_rows, rejected_files_frame, row_states
-from cti_pipeline.domain.ledger import files_frame, new_contents, seen_order
+from cti_pipeline.domain.ledger import file_contents, files_frame, new_contents, seen_order
 from cti_pipeline.landing.discovery import Discovery, FileRejection, LandedFile, discover_files
 from cti_pipeline.landing.file_reader import NO_ROWS, UnreadableFile, workbook_sheet_names
 from cti_pipeline.landing.folder_reader import ROW_COLUMN, SEMICOLON_COLUMN, FileBatch, read_folder
@@ -173,7 +173,7 @@ def superseded_rows(sheet: Sheet, per: tuple[str, ...]) -> pd.Series:
     if sheet.rows.empty:
         return pd.Series(False, index=sheet.rows.index, dtype=bool)
     groups = sheet.prepared[list(per)] if per else pd.DataFrame({"ronda": "ronda"}, index=sheet.rows.index)
-    superseded, _ = latest_per_group(sheet.order, sheet.rows["archivo"], groups)
+    superseded, _ = latest_per_group(sheet.order, sheet.rows["archivo"], groups, sheet.rows["archivo"].map(file_contents(sheet.batch)))
     return superseded
 
 

@@ -121,9 +121,13 @@ def now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
-def latest_per_group(order: pd.Series, files: pd.Series, groups: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+def latest_per_group(order: pd.Series, files: pd.Series, groups: pd.DataFrame, contents: pd.Series | None = None) -> tuple[pd.Series, pd.Series]:
     """For rows grouped by `groups` (rows with a missing group value take no part), the rows of the latest
     `order` (when the file was first seen) count.
+
+    With `contents` (per row, the sha256 of its file), files with the same bytes at a group's latest order
+    are one submission landed twice (`declaracion.xlsx`, `declaracion (1).xlsx`): the rows of the last of
+    them by name count and the others' are superseded, whatever their modification times.
 
     Returns `superseded` (an earlier row of its group) and `tied`: per row at its group's latest order
     that more than one file reaches, the names of those files (which of them counts cannot be told);
@@ -138,6 +142,11 @@ def latest_per_group(order: pd.Series, files: pd.Series, groups: pd.DataFrame) -
     latest = order[complete].groupby(keys).transform("max")
     superseded[complete] = (order[complete] < latest).to_numpy()
     at_latest = complete & ~superseded.to_numpy()
+    if contents is not None:
+        copies = groups[at_latest].assign(_contenido=contents[at_latest], _archivo=files[at_latest])
+        kept = copies.groupby([*groups.columns, "_contenido"])["_archivo"].transform("max")
+        superseded[at_latest] = (kept.notna() & (copies["_archivo"] != kept)).to_numpy()
+        at_latest = complete & ~superseded.to_numpy()
     frame = groups[at_latest].assign(archivo=files[at_latest])
     names = frame.groupby(list(groups.columns))["archivo"].transform(lambda s: ", ".join(sorted(set(s))) if s.nunique() > 1 else None)
     tied[at_latest] = names.astype("str").to_numpy()

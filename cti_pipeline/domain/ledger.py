@@ -4,7 +4,10 @@
   `ledger` completes with the row accounting into the rows of `meta.archivos`.
 - `seen_order` / `new_contents`: re-submissions are ordered by when the pipeline first saw a file's
   content (its sha256, kept in `meta.contenidos`), not by modification times alone, which a copy or
-  a `touch` changes; content never seen before counts from its modification time.
+  a `touch` changes; content never seen before counts from the earliest modification time of the files
+  holding it, which is what is kept, so the next run orders the files as this one did.
+- `file_contents`: each readable file's sha256, so that files with the same bytes count as one submission
+  (`ingest.latest_per_group`).
 """
 
 from __future__ import annotations
@@ -67,24 +70,35 @@ def ledger(files: pd.DataFrame, accounting: pd.DataFrame) -> pd.DataFrame:
 
 def seen_order(batch: FileBatch, first_seen: Mapping[str, int]) -> dict[str, int]:
     """Per readable file, when its content was first seen (ns): from `first_seen` (sha256 → ns) when the
-    pipeline has seen that content before, else its modification time."""
-    return {
-        file.name: first_seen.get(outcome.sha256, file.mtime_ns)
-        for file, outcome in batch.outcomes
-        if isinstance(outcome, FilePart)
-    }
+    pipeline has seen that content before, else the earliest modification time of the files holding it."""
+    earliest = _earliest_per_content(batch)
+    return {name: first_seen.get(sha256, earliest[sha256][0]) for name, sha256 in file_contents(batch).items()}
+
+
+def file_contents(batch: FileBatch) -> dict[str, str]:
+    """Per readable file, the sha256 of its bytes."""
+    return {file.name: outcome.sha256 for file, outcome in batch.outcomes if isinstance(outcome, FilePart)}
 
 
 def new_contents(origen: str, batch: FileBatch, first_seen: Mapping[str, int]) -> pd.DataFrame:
-    """`meta.contenidos` rows for the contents this read saw for the first time (first file wins)."""
-    rows = {}
-    for file, outcome in batch.outcomes:
-        if isinstance(outcome, FilePart) and outcome.sha256 not in first_seen and outcome.sha256 not in rows:
-            rows[outcome.sha256] = (outcome.sha256, origen, file.name, file.mtime_ns)
-    frame = pd.DataFrame(list(rows.values()), columns=["huella_contenido", "origen", "archivo", "primera_vez_ns"])
+    """`meta.contenidos` rows for the contents this read saw for the first time: the earliest modification
+    time of the files holding each (the time `seen_order` gave it) and that file."""
+    rows = [(sha256, origen, name, mtime_ns) for sha256, (mtime_ns, name) in _earliest_per_content(batch).items()
+            if sha256 not in first_seen]
+    frame = pd.DataFrame(rows, columns=["huella_contenido", "origen", "archivo", "primera_vez_ns"])
     frame["primera_vez_ns"] = frame["primera_vez_ns"].astype("int64")
     frame["primera_vez_en"] = pd.to_datetime(frame["primera_vez_ns"], unit="ns").astype("datetime64[us]")
     return frame[list(CONTENIDOS)]
+
+
+def _earliest_per_content(batch: FileBatch) -> dict[str, tuple[int, str]]:
+    """Per content of the readable files: the earliest modification time of a file holding it, and that file."""
+    earliest: dict[str, tuple[int, str]] = {}
+    for file, outcome in batch.outcomes:
+        if isinstance(outcome, FilePart):
+            candidate = (file.mtime_ns, file.name)
+            earliest[outcome.sha256] = min(earliest.get(outcome.sha256, candidate), candidate)
+    return earliest
 
 
 def first_seen(conn: duckdb.DuckDBPyConnection) -> dict[str, int]:
