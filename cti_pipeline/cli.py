@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import logging
 import os
 import shutil
@@ -255,7 +256,7 @@ def materialize(years: list[int] | None, selection: str | None, allow_empty: boo
 
     from cti_pipeline.defs.partitions import add_years
     from cti_pipeline.definitions import defs as load_defs
-    from cti_pipeline.landing.discovery import YEARLY_SOURCES, years_with_files
+    from cti_pipeline.landing.discovery import FIRST_YEAR, YEARLY_SOURCES, years_with_files
     from cti_pipeline.publishing import needs_publication
 
     settings = Settings.from_env()
@@ -276,16 +277,19 @@ def materialize(years: list[int] | None, selection: str | None, allow_empty: boo
         log.warning(warning)
     instance = prepared_instance()
     run_years = sorted(with_input) if not years else []
+    last = dt.date.today().year + 1
     for year in years or []:
-        if year in with_input or allow_empty:
+        if not FIRST_YEAR <= year <= last:
+            print(f"{year}: not a year of data ({FIRST_YEAR}–{last}); nothing materialised", file=sys.stderr)
+        elif year in with_input or allow_empty:
             run_years.append(year)
         else:
             print(f"{year}: no file under landing/declaraciones/{year}/ or landing/registros/{year}/; nothing materialised "
                   "(--allow-empty materialises an empty year on purpose)", file=sys.stderr)
     if plan.yearly is None or plan.yearly:
         add_years(instance, run_years)
-    runs = [(PNCTI_JOB, str(year), plan.yearly, year_tags(settings, year)) for year in run_years]
-    runs.append((GPEDC_JOB, None, plan.gpedc, folder_tags(settings, "gpedc", "ronda4")))
+    runs = [(PNCTI_JOB, str(year), plan.yearly, year_tags(settings, year, plan.yearly)) for year in run_years]
+    runs.append((GPEDC_JOB, None, plan.gpedc, folder_tags(settings, "gpedc", "ronda4") if reads(plan.gpedc, "gpedc") else {}))
     progress = Progress(total=sum(keys is None or bool(keys) for _, _, keys, _ in runs))
     summaries = [run_job(defs, instance, job, key, keys, tags, progress) for job, key, keys, tags in runs]
     summaries = [summary for summary in summaries if summary]
@@ -338,12 +342,22 @@ def folder_tags(settings: Settings, prefix: str, group: str) -> dict[str, str]:
     return handled_tags(prefix, group, settle.fingerprint(f"{prefix}/{group}", files)) if files else {}
 
 
-def year_tags(settings: Settings, year: int) -> dict[str, str]:
-    """A year's run reads its folders of every yearly source, and the registry."""
+def reads(keys, source: str) -> bool:
+    """Whether a run of `keys` (None: its whole job) reads `source`'s landing folder (its raw asset)."""
+    import dagster as dg
+
+    return keys is None or dg.AssetKey(["raw", source]) in keys
+
+
+def year_tags(settings: Settings, year: int, keys) -> dict[str, str]:
+    """A year's run reads its folders of every yearly source, and the registry (those its selection reads)."""
     from cti_pipeline.landing.discovery import YEARLY_SOURCES
 
-    tags = {k: v for source in YEARLY_SOURCES for k, v in folder_tags(settings, source, str(year)).items()}
-    return {**tags, **folder_tags(settings, "entidades", "entidades")}
+    tags = {}
+    for source, group in [*((source, str(year)) for source in YEARLY_SOURCES), ("entidades", "entidades")]:
+        if reads(keys, source):
+            tags.update(folder_tags(settings, source, group))
+    return tags
 
 
 def withdraw_year(year: int) -> int:
@@ -369,7 +383,12 @@ def withdraw_year(year: int) -> int:
 
     deleted = {}
     if settings.warehouse.exists():
-        with duckdb.connect(str(settings.warehouse)) as conn:
+        try:
+            conn = duckdb.connect(str(settings.warehouse))
+        except duckdb.IOException as error:  # a run holds the warehouse (DuckDB admits one writer process)
+            print(f"the warehouse is in use ({str(error).splitlines()[0]}): try again when the running runs end", file=sys.stderr)
+            return 1
+        with conn:
             deleted = delete_year(conn, year, yearly_tables())
     removed = year_outputs(settings.paths.exports_dir, year)
     for path in removed:
@@ -386,8 +405,6 @@ def withdraw_year(year: int) -> int:
 
 
 def sample_data(out: Path, years: list[int], rows: int, seed: int) -> int:
-    import datetime as dt
-
     from cti_pipeline.landing.discovery import FIRST_YEAR
     from cti_pipeline.sample import write_sample_data
 

@@ -1,6 +1,8 @@
 """The cti-pipeline command as a cron job or a person would run it."""
 
 import hashlib
+import subprocess
+import sys
 from pathlib import Path
 
 import dagster as dg
@@ -95,6 +97,10 @@ def test_select_brings_the_assets_made_together_and_runs_only_what_it_names(data
     }
     assert materialised["pncti_anual_job"] == ["quarantine/declaraciones", "raw/declaraciones", "staging/declaraciones"]
     assert all(key.split("/")[1].startswith("gpedc") for key in materialised["gpedc_job"])
+    # each run says which landing folders it read, so a sensor adopts it for those only (not registros/2024/)
+    claimed = {record.dagster_run.job_name: sorted(k for k in record.dagster_run.tags if k.startswith("cti/huella."))
+               for record in runs}
+    assert claimed == {"pncti_anual_job": ["cti/huella.declaraciones.2024"], "gpedc_job": ["cti/huella.gpedc.ronda4"], "publicacion_job": []}
 
 
 @pytest.mark.slow
@@ -130,6 +136,15 @@ def test_a_year_without_input_is_not_materialised_into_marts_reports_or_bi_unles
     with dg.DagsterInstance.get() as instance:
         assert len(instance.get_run_records()) == runs and instance.get_dynamic_partitions("anio") == ["2024"]
 
+    misfiled = data_dir / "landing" / "declaraciones" / "1999"  # a folder that is no year of data, even asked for
+    misfiled.mkdir()
+    (misfiled / "entidad.csv").write_text("anio,ruc_entidad\n1999,20100047218\n", encoding="utf-8")
+    assert main(["materialize", "--year", "1999", "--allow-empty"]) == 0
+    assert "1999: not a year of data (2000–" in capsys.readouterr().err
+    with dg.DagsterInstance.get() as instance:
+        assert len(instance.get_run_records()) == runs and instance.get_dynamic_partitions("anio") == ["2024"]
+    misfiled.joinpath("entidad.csv").unlink()
+
     assert main(["materialize", "--year", "2025", "--allow-empty", "--select", "group:pncti"]) == 0  # asked for: an all-ND year
     with duckdb.connect(str(data_dir / "warehouse" / "cti.duckdb"), read_only=True) as conn:
         assert conn.execute("SELECT count(*), count(valor) FROM marts.pncti_indicadores WHERE anio = 2025").fetchone() == (18, 0)
@@ -147,6 +162,16 @@ def test_withdraw_year_takes_a_year_out_of_the_warehouse_exports_bi_and_partitio
 
     assert main(["withdraw-year", "2024"]) == 2  # its files are still in landing/
     assert "landing/declaraciones/2024/" in capsys.readouterr().err
+    holder = subprocess.Popen([sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('held', flush=True); "
+                               "time.sleep(60)", str(warehouse)], stdout=subprocess.PIPE, text=True)
+    try:  # another process (a run) holds the warehouse: a clear refusal, nothing withdrawn
+        assert holder.stdout.readline().strip() == "held"
+        assert main(["withdraw-year", "2025"]) == 1
+        assert "the warehouse is in use" in capsys.readouterr().err
+    finally:
+        holder.kill()
+        holder.wait()
+    assert (data_dir / "exports" / "reporte_cumplimiento_pncti_2025.docx").exists()
     assert main(["withdraw-year", "2025"]) == 0
     assert "2025 withdrawn" in capsys.readouterr().out
     for path in (warehouse, bi):

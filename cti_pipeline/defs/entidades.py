@@ -1,4 +1,4 @@
-"""APCI's registry of entities: `landing/entidades/entidades.csv|xlsx` → raw, staging and quarantine (not yearly)."""
+"""APCI's registry of entities: every `.csv`/`.xlsx` of `landing/entidades/` → raw, staging and quarantine (not yearly)."""
 
 import dagster as dg
 

@@ -1,6 +1,6 @@
 """The administrative records (`registros`) of one year: seven kinds, validated, staged, quarantined.
 
-Same reading (domain/reading.py), quarantine and "nothing lost" rules (domain/ingest.py) as the
+Same reading (landing/folder_reader.py), quarantine and "nothing lost" rules (domain/ingest.py) as the
 declarations. What is specific here: the kind comes from the file name, keys are checked across
 every file of a kind, and `participante_id` is personal data — pseudonymised (salted SHA-256) in
 raw and staging and masked in quarantine, so the clear id is stored nowhere.

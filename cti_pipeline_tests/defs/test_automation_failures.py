@@ -83,6 +83,8 @@ def test_a_run_from_the_sensor_names_the_folder_it_came_from(defs: dg.Definition
     [
         ("gpedc_job", None, {}, {"gpedc"}, "landing/gpedc/ronda4/"),
         ("pncti_anual_job", "2023", {}, {"registros"}, "landing/registros/2023/"),
+        ("entidades_job", None, {}, set(), "landing/entidades/"),
+        ("pncti_anual_job", "2023", {}, {"entidades"}, "landing/entidades/"),
         ("pncti_anual_job", "2023", {}, {"pncti"}, "none directly (a downstream step); its inputs come from "
          "landing/declaraciones/2023/ and landing/registros/2023/"),
         ("pncti_anual_job", "2023", {"cti/landing": "landing/registros/2023/"}, {"pncti"}, "landing/registros/2023/"),

@@ -10,6 +10,7 @@ from cti_pipeline.defs.automation.sensors import LANDING_TAG
 from cti_pipeline.landing.discovery import YEARLY_SOURCES
 
 GPEDC_FOLDER = "landing/gpedc/ronda4/"
+REGISTRY_FOLDER = "landing/entidades/"
 
 
 def first_line(text: str | None) -> str:
@@ -43,6 +44,8 @@ def landing_folder(job_name: str, partition: str | None, tags: dict[str, str], g
         return tags[LANDING_TAG]
     if job_name.startswith("gpedc") or any(g.startswith("gpedc") for g in groups):
         return GPEDC_FOLDER
+    if job_name == "entidades_job" or "entidades" in groups:
+        return REGISTRY_FOLDER
     year = partition or "<anio>"
     direct = [f"landing/{source}/{year}/" for source in YEARLY_SOURCES if source in groups]
     if direct:
