@@ -78,10 +78,12 @@ def main() -> None:
 
         defs = load_defs()
         sensor = defs.resolve_sensor_def("declaraciones_sensor")
-        instance = dg.DagsterInstance.ephemeral()
+        (root / "dagster_home").mkdir()
+        instance = dg.DagsterInstance.local_temp(str(root / "dagster_home"))  # the partitions live in an instance, as the daemon's
 
         def dagster_tick(cursor):
-            return sensor.evaluate_tick(dg.build_sensor_context(cursor=cursor, instance=instance, definitions=defs))
+            with dg.build_sensor_context(cursor=cursor, instance_ref=instance.get_ref(), definitions=defs, resources=defs.resources) as context:
+                return sensor.evaluate_tick(context)
 
         recorded = dagster_tick(None)  # the first tick after the drop records it
         start = time.perf_counter()

@@ -20,6 +20,8 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from cti_pipeline.contracts.text import blank_to_na, normalize_code, normalize_yes_no, strip_invisible
 
@@ -71,7 +73,7 @@ class SourceSpec:
         return {c.name: SQL_TYPES.get(c.kind, "VARCHAR") for c in self.columns}
 
 
-INTEGER_TEXT = r"-?[0-9]+"
+INTEGER_TEXT = r"-?[0-9]{1,18}"  # 18 digits always fit a 64-bit integer
 DECIMAL_TEXT = r"-?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+)?"
 ISO_DATE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
 # A text that never passes a check: a cell that cannot be read under its file's decimal mark.
@@ -206,7 +208,27 @@ def is_decimal(series: pd.Series) -> pd.Series:
 
 
 def as_number(series: pd.Series) -> pd.Series:
-    return pd.to_numeric(series.where(series.str.fullmatch(DECIMAL_TEXT, na=False)), errors="coerce")
+    return per_unique(lambda s: to_float(s.where(s.str.fullmatch(DECIMAL_TEXT, na=False))), series)
+
+
+def to_float(text: pd.Series) -> pd.Series:
+    """Number text (or missing) → float64, NaN where it is no number. Arrow parses it, correctly rounded as
+    Python's `float` is, an order of magnitude faster than `pd.to_numeric` on a million cells."""
+    try:
+        values = pc.cast(pa.array(text, type=pa.large_string(), from_pandas=True), pa.float64())
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # some cell is no number: the slow path tells which
+        return pd.to_numeric(text, errors="coerce").astype("float64")
+    return pd.Series(values.to_numpy(zero_copy_only=False), index=text.index, name=text.name)
+
+
+def to_int(text: pd.Series) -> pd.Series:
+    """Integer text (or missing) → Int64, missing where it is no integer (or does not fit in 64 bits)."""
+    try:
+        values = pc.cast(pa.array(text, type=pa.large_string(), from_pandas=True), pa.int64())
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # some cell is no integer, or too large: missing there
+        number = pd.to_numeric(text, errors="coerce")
+        return number.where(number.abs().lt(2**63) & number.mod(1).eq(0)).astype("Int64")
+    return pd.Series(values.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get).array, index=text.index, name=text.name)
 
 
 def as_date(series: pd.Series) -> pd.Series:
@@ -235,9 +257,9 @@ def typed_frame(spec: SourceSpec, prepared: pd.DataFrame, rows: pd.Index | None 
             del prepared[column.name]
         match column.kind:
             case "integer":
-                value = pd.to_numeric(series, errors="coerce").astype("Int64")
+                value = per_unique(to_int, series)
             case "decimal":
-                value = pd.to_numeric(series, errors="coerce").astype("float64")
+                value = per_unique(to_float, series)
             case "date":
                 value = as_date(series)  # DuckDB casts to DATE on insert
             case _:

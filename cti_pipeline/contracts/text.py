@@ -51,7 +51,7 @@ def normalize_code(series: pd.Series) -> pd.Series:
     """Code-list values match case-insensitively after trimming (and ignoring accents and invisible characters)."""
     text = strip_invisible(blank_to_na(series))
     # `.astype("str")`: mapping an all-missing column (an absent optional column) gives float NaN
-    return text.str.upper().map(_strip_accents_or_na, na_action="ignore").astype("str").str.replace(r"\s+", "_", regex=True)
+    return without_accents(text.str.upper()).str.replace(r"\s+", "_", regex=True)
 
 
 @functools.cache
@@ -71,9 +71,14 @@ def normalize_yes_no(series: pd.Series) -> pd.Series:
 def normalize_name(series: pd.Series) -> pd.Series:
     """Entity names and keys: trim, collapse inner spaces, case-fold, remove accents and invisible characters."""
     text = strip_invisible(blank_to_na(series))
-    folded = text.str.casefold().map(_strip_accents_or_na, na_action="ignore")
-    return folded.str.replace(r"\s+", " ", regex=True)
+    return without_accents(text.str.casefold()).str.replace(r"\s+", " ", regex=True)
 
 
-def _strip_accents_or_na(value: str) -> str:
-    return strip_accents(value) if value.isascii() is False else value
+def without_accents(series: pd.Series) -> pd.Series:
+    """`strip_accents` of each value, in Python only for the values that are not plain ASCII (a few)."""
+    accented = (series.notna() & series.str.isascii().eq(False)).to_numpy()  # missing values stay missing
+    if not accented.any():
+        return series.astype("str")
+    out = series.astype("str").copy()
+    out[accented] = [strip_accents(value) for value in series[accented]]
+    return out

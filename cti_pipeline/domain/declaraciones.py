@@ -77,8 +77,7 @@ def process_declaraciones(
     prepared = prepare_frame(DECLARACION, rows, rows["archivo"], rows[SEMICOLON_COLUMN])
     prepared["archivo"] = rows["archivo"]
     order = seen_order(batch, first_seen or {})
-    superseded, tied = latest_per_group(rows["archivo"].map(order), rows["archivo"], prepared[["ruc_entidad"]],
-                                        rows["archivo"].map(file_contents(batch)))
+    superseded, tied = latest_per_group(rows["archivo"], prepared[["ruc_entidad"]], order, file_contents(batch))
     ambiguous = tied.notna() & ~superseded
     validation = declaracion_validation(catalogs, anio)
     failures = failures_of(

@@ -50,7 +50,7 @@ def process_entidades(folder: Path, first_seen: Mapping[str, int] | None = None,
     prepared["archivo"] = rows["archivo"]
     order = seen_order(batch, first_seen or {})
     whole_folder = pd.DataFrame({"registro": pd.Series("entidades", index=rows.index, dtype="str")})
-    superseded, tied = latest_per_group(rows["archivo"].map(order), rows["archivo"], whole_folder, rows["archivo"].map(file_contents(batch)))
+    superseded, tied = latest_per_group(rows["archivo"], whole_folder, order, file_contents(batch))
     ambiguous = tied.notna() & ~superseded
     validation = entidades_validation()
     failures = failures_of(

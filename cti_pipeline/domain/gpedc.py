@@ -173,7 +173,8 @@ def superseded_rows(sheet: Sheet, per: tuple[str, ...]) -> pd.Series:
     if sheet.rows.empty:
         return pd.Series(False, index=sheet.rows.index, dtype=bool)
     groups = sheet.prepared[list(per)] if per else pd.DataFrame({"ronda": "ronda"}, index=sheet.rows.index)
-    superseded, _ = latest_per_group(sheet.order, sheet.rows["archivo"], groups, sheet.rows["archivo"].map(file_contents(sheet.batch)))
+    order = dict(zip(sheet.rows["archivo"], sheet.order, strict=True))  # one value per file
+    superseded, _ = latest_per_group(sheet.rows["archivo"], groups, order, file_contents(sheet.batch))
     return superseded
 
 

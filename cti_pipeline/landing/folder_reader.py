@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -192,7 +192,8 @@ def stack(outcomes: list[tuple[LandedFile, Outcome]], spec: ReadSpec) -> FileBat
     for (_, part), n in zip(parts, lengths, strict=True):
         extras.extend(part.extras if part.extras is not None else [None] * n)
     data[EXTRA_COLUMN] = pd.Series(extras, dtype="str")
-    data["archivo"] = pd.Series(np.repeat([part.archivo for _, part in parts], lengths), dtype="str")
+    # object arrays: `np.repeat` of a list of str would make fixed-width text, four bytes per character per row
+    data["archivo"] = pd.Series(np.repeat(np.array([part.archivo for _, part in parts], dtype=object), lengths), dtype="str")
     hojas = [part.hoja for _, part in parts]
     data["hoja"] = pd.Series(np.repeat(np.array(hojas, dtype=object), lengths), dtype="object" if None in hojas else "str")
     data[MTIME_COLUMN] = pd.Series(np.repeat([file.mtime_ns for file, _ in parts], lengths), dtype="int64")
@@ -205,6 +206,14 @@ def stack(outcomes: list[tuple[LandedFile, Outcome]], spec: ReadSpec) -> FileBat
     return FileBatch(
         rows=pd.DataFrame(data),
         problems=pd.DataFrame(problems, columns=["index", "columna", "regla"]).astype({"index": "int64", "columna": "str", "regla": "str"}),
-        outcomes=outcomes,
+        outcomes=[(file, without_cells(outcome)) for file, outcome in outcomes],
         warnings=warnings,
     )
+
+
+def without_cells(outcome: Outcome) -> Outcome:
+    """A part's description without its cells, which now live in the stacked rows (a batch keeps its
+    outcomes for the file ledger; with the cells, a million rows would be held twice)."""
+    if not isinstance(outcome, FilePart):
+        return outcome
+    return replace(outcome, fila=np.asarray(outcome.fila, dtype="int64"), columns={}, extras=None, problems=[])
