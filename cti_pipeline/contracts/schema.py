@@ -150,8 +150,11 @@ def is_valid_ruc(series: pd.Series) -> pd.Series:
     """SUNAT RUC: 11 ASCII digits, prefix 10/15/16/17/20, 11th digit = check digit (vectorised)."""
     shaped = series.str.fullmatch(r"(10|15|16|17|20)[0-9]{9}").fillna(False).astype(bool)
     text = series.where(shaped, "00000000000").to_numpy(dtype="S11")  # ASCII digits, one byte each
-    digits = np.frombuffer(text.tobytes(), dtype=np.uint8).reshape(-1, 11).astype(np.int64) - ord("0")
-    check = 11 - (digits[:, :10] @ np.array(RUC_WEIGHTS)) % 11
+    digits = np.frombuffer(text.tobytes(), dtype=np.uint8).reshape(-1, 11) - ord("0")
+    total = np.zeros(len(digits), dtype=np.int32)
+    for position, weight in enumerate(RUC_WEIGHTS):
+        total += digits[:, position].astype(np.int32) * weight
+    check = 11 - total % 11
     check = np.where(check < 10, check, check - 10)  # r=10 → 0, r=11 → 1
     return shaped & pd.Series(digits[:, 10] == check, index=series.index)
 

@@ -132,11 +132,12 @@ def process_declaraciones(
 def main_ruc(prepared: pd.DataFrame, names: list[str]) -> dict[str, str]:
     """Per file, the entity that sent it: the valid RUC most of its rows carry; for a file with no row (rejected,
     or a header alone) a valid RUC in its name (`20100047218_2024.xlsx`), if any."""
-    rucs = prepared[["archivo", "ruc_entidad"]].dropna()
-    rucs = rucs[is_valid_ruc(rucs["ruc_entidad"]).to_numpy(dtype=bool)] if not rucs.empty else rucs
+    # counted per (file, RUC) first: a few pairs per file, so the check digit runs on those, not on every row
+    counts = prepared[["archivo", "ruc_entidad"]].value_counts().reset_index(name="n")
+    counts = counts[is_valid_ruc(counts["ruc_entidad"].astype("str")).to_numpy(dtype=bool)] if not counts.empty else counts
     found: dict[str, str] = {}
-    if not rucs.empty:
-        counts = rucs.value_counts().reset_index(name="n").sort_values(["archivo", "n", "ruc_entidad"], ascending=[True, False, True])
+    if not counts.empty:
+        counts = counts.sort_values(["archivo", "n", "ruc_entidad"], ascending=[True, False, True])
         found = dict(counts.drop_duplicates("archivo")[["archivo", "ruc_entidad"]].itertuples(index=False, name=None))
     unnamed = [name for name in names if name not in found]
     in_names = pd.Series(unnamed, dtype="str").str.extract(r"(?<![0-9])((?:10|15|16|17|20)[0-9]{9})(?![0-9])")[0]
