@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict
 from pathlib import Path
 
@@ -90,13 +90,18 @@ def remove_leftovers(folder: Path) -> None:
 
 def write_entries(path: Path, version: str, spec: ReadSpec, outcomes: Mapping[LandedFile, Outcome]) -> bool:
     """All outcomes in one Arrow IPC file, written atomically (a reader sees the old file or the new one)."""
-    table = _table(version, spec, outcomes)
+    entries, parts = _entries(outcomes)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        schema = pa.schema(
+            [("fila", pa.int64()), *((f"c:{name}", pa.large_string()) for name in spec.names), ("x:extras", pa.large_string())],
+            metadata={METADATA_KEY: json.dumps({"version": version, "spec": asdict(spec), "files": entries})},
+        )
         options = pa.ipc.IpcWriteOptions(compression="zstd")
-        with pa.OSFile(str(temporary), "wb") as handle, pa.ipc.new_file(handle, table.schema, options=options) as writer:
-            writer.write_table(table)
+        with pa.OSFile(str(temporary), "wb") as handle, pa.ipc.new_file(handle, schema, options=options) as writer:
+            for batch in _batches(schema, spec, parts):
+                writer.write_batch(batch)
         os.replace(temporary, path)
         return True
     except OSError:
@@ -122,7 +127,10 @@ def read_entries(path: Path, version: str, spec: ReadSpec) -> dict[str, tuple[di
         return {}
 
 
-def _table(version: str, spec: ReadSpec, outcomes: Mapping[LandedFile, Outcome]) -> pa.Table:
+BATCH_ROWS = 65_536  # whole files per record batch: one batch's text is copied at a time, not a year's
+
+
+def _entries(outcomes: Mapping[LandedFile, Outcome]) -> tuple[list[dict[str, object]], list[FilePart]]:
     entries: list[dict[str, object]] = []
     parts: list[FilePart] = []
     start = 0
@@ -137,17 +145,32 @@ def _table(version: str, spec: ReadSpec, outcomes: Mapping[LandedFile, Outcome])
             parts.append(outcome)
             start += len(outcome)
         entries.append(entry)
+    return entries, parts
+
+
+def _batches(schema: pa.Schema, spec: ReadSpec, parts: list[FilePart]) -> Iterator[pa.RecordBatch]:
+    group: list[FilePart] = []
+    rows = 0
+    for part in parts:
+        group.append(part)
+        rows += len(part)
+        if rows >= BATCH_ROWS:
+            yield _batch(schema, spec, group)
+            group, rows = [], 0
+    if group or not parts:
+        yield _batch(schema, spec, group)
+
+
+def _batch(schema: pa.Schema, spec: ReadSpec, parts: list[FilePart]) -> pa.RecordBatch:
     lengths = [len(part) for part in parts]
     fila = np.concatenate([np.asarray(part.fila, dtype="int64") for part in parts]) if parts else np.array([], "int64")
-    columns: dict[str, pa.Array] = {"fila": pa.array(fila, pa.int64())}
+    columns = [pa.array(fila, pa.int64())]
     for name in spec.names:
         chunks = [part.columns.get(name) for part in parts]
         chunks = [c if c is not None else pa.nulls(n, pa.large_string()) for c, n in zip(chunks, lengths, strict=True)]
-        columns[f"c:{name}"] = pa.concat_arrays(chunks) if chunks else pa.array([], pa.large_string())
-    extras = [v for part, n in zip(parts, lengths, strict=True) for v in (part.extras or [None] * n)]
-    columns["x:extras"] = pa.array(extras, pa.large_string())
-    about = {"version": version, "spec": asdict(spec), "files": entries}
-    return pa.table(columns).replace_schema_metadata({METADATA_KEY: json.dumps(about)})
+        columns.append(pa.concat_arrays(chunks) if chunks else pa.array([], pa.large_string()))
+    columns.append(pa.array([v for part, n in zip(parts, lengths, strict=True) for v in (part.extras or [None] * n)], pa.large_string()))
+    return pa.record_batch(columns, schema=schema)
 
 
 def _outcome(table: pa.Table, entry: dict[str, object]) -> Outcome:
