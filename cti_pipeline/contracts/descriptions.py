@@ -18,7 +18,7 @@ from cti_pipeline.contracts import tables
 
 COMMON: dict[str, str] = {
     # provenance
-    "anio": "Año declarado (la partición): el de la carpeta landing/<fuente>/<anio>/ del archivo.",
+    "anio": "Año declarado (la partición): el de la carpeta `landing/<fuente>/<anio>/` del archivo.",
     "archivo": "Archivo de landing del que viene la fila.",
     "fila": "Número de fila en el archivo, como se ve en Excel (la cabecera cuenta como fila).",
     "hoja": "Hoja del libro de Excel leída (vacío en un CSV).",

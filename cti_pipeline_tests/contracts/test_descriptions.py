@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from cti_pipeline.contracts import tables
@@ -37,6 +39,14 @@ def test_a_table_may_say_what_a_shared_name_means_there():
     assert describe("staging.compromisos", ["estado"])["estado"].startswith("CUMPLIDO")
     assert describe("marts.declaracion_cumplimiento", ["estado"])["estado"].startswith("PRESENTADA")
     assert describe("staging.accesos_web", ["anio"])["anio"] == describe("staging.declaraciones", ["anio"])["anio"]
+
+
+def test_descriptions_survive_markdown():
+    """The UI and docs/bi.md render them as Markdown: a <placeholder> outside a code span would vanish as an HTML tag."""
+    found, items = every_table()
+    texts = {f"{table}.{column}": text for table, columns in found.items() for column, text in describe(table, columns, items).items()}
+    swallowed = {name: text for name, text in texts.items() if re.search(r"<[A-Za-z/!]", re.sub(r"`[^`]*`", "", text))}
+    assert swallowed == {}
 
 
 def test_docs_bi_md_is_generated_from_the_descriptions():
