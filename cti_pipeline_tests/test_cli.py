@@ -199,7 +199,7 @@ def test_a_selection_runs_each_asset_once_in_the_job_that_owns_it(data_dir: Path
     # the publication assets ran once, in their own job, not with a year
     assert runs == {
         ("pncti_anual_job", "2024"): ["marts/cti_ejecucion"],
-        ("publicacion_job", None): ["bi/marts_duckdb", "publish/postgres"],
+        ("publicacion_job", None): ["bi/marts_duckdb"],  # no CTI_PUBLISH_URL: no publish/postgres
     }
 
 

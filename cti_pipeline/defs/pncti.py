@@ -71,10 +71,15 @@ def pncti_indicadores(context: dg.AssetExecutionContext, cti: CtiConfig, warehou
             reporte_publicado=bool(indicators["valor_reportado"].notna().any()),
         )
     )
+    summary = "; ".join(
+        f"{row.anio} {row.indicador}: {row.valor:g} calculado, {row.valor_reportado:g} publicado"
+        for row in every_year.disagreeing.itertuples()
+    )
     yield dg.AssetCheckResult(
         check_name="coincide_con_reporte_publicado",
         passed=every_year.disagreeing.empty,
         severity=dg.AssetCheckSeverity.WARN,
+        description=f"No coinciden con el reporte publicado: {summary}" if summary else None,  # visible without a click
         metadata={
             "anios_comparados": dg.MetadataValue.text(", ".join(map(str, every_year.years)) or "ninguno"),
             "indicadores_comparados": dg.MetadataValue.int(every_year.compared),

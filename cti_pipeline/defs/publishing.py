@@ -69,15 +69,13 @@ def bi_marts_duckdb(context: dg.AssetExecutionContext, cti: CtiConfig, warehouse
     group_name=GROUP,
     kinds={"postgres"},
     owners=["team:apci"],
-    output_required=False,
     description="Las tablas de marts publicadas en la base SQL de CTI_PUBLISH_URL (PostgreSQL), mismo esquema y "
-    "nombres, una transacción por tabla y año. Sin CTI_PUBLISH_URL no hace nada (y no se materializa).",
+    "nombres, una transacción por tabla y año. Solo existe cuando CTI_PUBLISH_URL está definida.",
 )
 def publish_postgres(context: dg.AssetExecutionContext, cti: CtiConfig):
     # Reads the BI copy, not the live warehouse: it holds no DuckDB lock while it talks to the network.
     if not cti.publish_url:
-        context.log.info("CTI_PUBLISH_URL is not set: the marts are not published to a SQL database (skipped)")
-        return
+        raise dg.Failure("CTI_PUBLISH_URL is not set: there is no SQL database to publish the marts to")
     if not cti.paths.bi_copy.exists():
         raise dg.Failure(f"The BI copy {cti.paths.bi_copy} does not exist: materialise {BI_COPY_KEY} first")
     target = redact_url(cti.publish_url)
@@ -170,3 +168,9 @@ def publicacion_tras_ejecucion(context: dg.RunStatusSensorContext):
     if not needs_publication(keys):
         return dg.SkipReason(f"run {run.run_id[:8]} materialised no mart, or already published them")
     return dg.RunRequest(run_key=f"publicacion-{run.run_id}", tags={"cti/publica_run": run.run_id})
+
+
+# What the defs folder loads from this module (a module-level Definitions replaces the scan of its objects).
+# publish/postgres is not in it: definitions.py adds it only when CTI_PUBLISH_URL is set, so that without a
+# SQL database the UI shows no asset that could never be materialised.
+defs = dg.Definitions(assets=[bi_marts_duckdb], jobs=[publicacion_job], sensors=[publicacion_tras_ejecucion])

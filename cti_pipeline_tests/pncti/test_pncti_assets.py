@@ -152,6 +152,7 @@ def test_a_disagreement_with_the_published_report_is_a_warning_with_both_numbers
     table = check.metadata["discrepancias"].value
     assert "IOP.02.01" in table and "33.33" in table and "35" in table
     assert "IOP.04.01" not in table
+    assert "IOP.02.01: 33.33 calculado, 35 publicado" in check.description  # shown on the check without opening it
     conn = warehouse()
     flags = dict(conn.execute("SELECT indicador, coincide_reportado FROM marts.pncti_indicadores").fetchall())
     assert flags["IOP.02.01"] is False and flags["IOP.04.01"] is True and flags["ISS.01.02.01.01"] is None
