@@ -352,6 +352,7 @@ def _unpack_limit_message(size: int) -> str:
 _TAG = {name: re.compile(rb"<" + name + rb"\b([^>]*)>") for name in (b"sheet", b"Relationship")}
 _ATTRIBUTE = re.compile(rb'([\w:]+)="([^"]*)"')
 _CELL = re.compile(rb'<c\b[^>]*?\br="([A-Z]+)([0-9]+)"[^>]*?(?:/>|>(.*?)</c>)', re.S)
+_FORMULA = re.compile(rb"<f[\s>/]")
 
 
 def formulas_without_value(archive: zipfile.ZipFile, sheet: str) -> set[tuple[int, int]]:
@@ -368,12 +369,12 @@ def formulas_without_value(archive: zipfile.ZipFile, sheet: str) -> set[tuple[in
         xml = archive.read(path)
     except (KeyError, zipfile.BadZipFile, zlib.error, OSError):
         return set()
-    if b"<f" not in xml:
-        return set()
     found = set()
-    for letters, row, body in _CELL.findall(xml):
-        if body and b"<f" in body and not re.search(rb"<v>[^<]", body):
-            found.add((int(row), _column_position(letters)))
+    for formula in _FORMULA.finditer(xml):  # `<f>`, `<f t="shared" …/>`; not `<formula1>` of a dropdown
+        start, end = xml.rfind(b"<c ", 0, formula.start()), xml.find(b"</c>", formula.start())
+        cell = _CELL.match(xml, start, end + len(b"</c>")) if start >= 0 and end >= 0 else None
+        if cell and not re.search(rb"<v>[^<]", cell.group(3) or b""):
+            found.add((int(cell.group(2)), _column_position(cell.group(1))))
     return found
 
 

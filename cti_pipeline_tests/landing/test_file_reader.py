@@ -250,6 +250,20 @@ def test_a_formula_saved_without_its_value_is_a_cell_problem_not_an_empty_cell(t
     batch = read_one(tmp_path / "formula.xlsx")
     assert batch.problems.to_dict("records") == [{"index": 1, "columna": "monto_ejecutado", "regla": "formula_sin_valor"}]
 
+    # a dropdown's list (`<formula1>`) is no cell formula; a second formula cell is found too
+    from openpyxl.worksheet.datavalidation import DataValidation
+
+    dropdown = DataValidation(type="list", formula1='"SI,NO"')
+    sheet.add_data_validation(dropdown)
+    dropdown.add("A2:A100")
+    workbook.save(tmp_path / "desplegable.xlsx")
+    assert read_one(tmp_path / "desplegable.xlsx").problems["index"].tolist() == [1]
+    sheet.cell(row=2, column=column + 1, value="=SUM(1,2)")
+    workbook.save(tmp_path / "dos.xlsx")
+    problems = read_one(tmp_path / "dos.xlsx").problems
+    assert sorted(zip(problems["index"], problems["columna"], strict=True)) == [
+        (0, DECLARACION.names[column]), (1, "monto_ejecutado")]
+
 
 def test_a_date_cell_with_a_time_reads_as_its_date_and_time(tmp_path: Path):
     path = write_xlsx(tmp_path / "d.xlsx", [declaracion_row(fecha_inicio=dt.datetime(2024, 1, 5, 14, 30))])
