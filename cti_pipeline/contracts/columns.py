@@ -215,16 +215,23 @@ def to_float(text: pd.Series) -> pd.Series:
     """Number text (or missing) → float64, NaN where it is no number. Arrow parses it, correctly rounded as
     Python's `float` is, an order of magnitude faster than `pd.to_numeric` on a million cells."""
     try:
-        values = pc.cast(pa.array(text, type=pa.large_string(), from_pandas=True), pa.float64())
+        values = pc.cast(_arrow_text(text), pa.float64())
     except (pa.ArrowInvalid, pa.ArrowTypeError):  # some cell is no number: the slow path tells which
         return pd.to_numeric(text, errors="coerce").astype("float64")
     return pd.Series(values.to_numpy(zero_copy_only=False), index=text.index, name=text.name)
 
 
+def _arrow_text(text: pd.Series) -> pa.ChunkedArray | pa.Array:
+    """The Arrow text under a `str` Series, chunk by chunk (no copy of a million rows to combine them)."""
+    if hasattr(text.array, "__arrow_array__"):
+        return text.array.__arrow_array__()
+    return pa.array(text, type=pa.large_string(), from_pandas=True)
+
+
 def to_int(text: pd.Series) -> pd.Series:
     """Integer text (or missing) → Int64, missing where it is no integer (or does not fit in 64 bits)."""
     try:
-        values = pc.cast(pa.array(text, type=pa.large_string(), from_pandas=True), pa.int64())
+        values = pc.cast(_arrow_text(text), pa.int64())
     except (pa.ArrowInvalid, pa.ArrowTypeError):  # some cell is no integer, or too large: missing there
         number = pd.to_numeric(text, errors="coerce")
         return number.where(number.abs().lt(2**63) & number.mod(1).eq(0)).astype("Int64")
