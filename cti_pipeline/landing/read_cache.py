@@ -98,7 +98,8 @@ def write_entries(path: Path, version: str, spec: ReadSpec, outcomes: Mapping[La
             [("fila", pa.int64()), *((f"c:{name}", pa.large_string()) for name in spec.names), ("x:extras", pa.large_string())],
             metadata={METADATA_KEY: json.dumps({"version": version, "spec": asdict(spec), "files": entries})},
         )
-        options = pa.ipc.IpcWriteOptions(compression="zstd")
+        # one thread: compression buffers allocated by pool threads land in other malloc arenas and stay resident
+        options = pa.ipc.IpcWriteOptions(compression="zstd", use_threads=False)
         with pa.OSFile(str(temporary), "wb") as handle, pa.ipc.new_file(handle, schema, options=options) as writer:
             for batch in _batches(schema, spec, parts):
                 writer.write_batch(batch)
@@ -116,7 +117,7 @@ def read_entries(path: Path, version: str, spec: ReadSpec) -> dict[str, tuple[di
     """File name → (size and mtime it was read at, outcome); empty when the file is missing or not ours."""
     try:
         with pa.OSFile(str(path)) as handle:
-            table = pa.ipc.open_file(handle).read_all()
+            table = pa.ipc.open_file(handle, options=pa.ipc.IpcReadOptions(use_threads=False)).read_all()  # see write_entries
         about = json.loads(table.schema.metadata[METADATA_KEY])
         if about["version"] != version or about["spec"] != json.loads(json.dumps(asdict(spec))):
             return {}
