@@ -103,13 +103,14 @@ def process_declaraciones(
         return {}
 
     quarantined = quarantine_rows(DECLARACION.origen, anio, rows, failures, context)
-    release_freed_memory()  # validation's garbage, before staging allocates the typed copy
-    lap("quarantine")
     states = row_states(rows.index, superseded, failures)
     staged_index = states.index[states == "staged"]
     rejected = discovery.rejected + batch.rejected
     names = [file.name for file in discovery.files] + [rejection.archivo for rejection in discovery.rejected]
     files = files_frame(DECLARACION.origen, anio, discovery, batch, main_ruc(prepared, names))  # before staging consumes `prepared`
+    del superseded, tied, ambiguous, failures
+    release_freed_memory()  # validation's garbage, before staging allocates the typed copy
+    lap("quarantine")
     result = IngestResult(
         raw=raw_frame(rows, anio, states),
         staged=staged_frame(prepared, staged_index, rows.loc[staged_index, ["archivo", ROW_COLUMN]], catalogs),
