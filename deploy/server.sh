@@ -152,6 +152,9 @@ stop_process() {
     if [ "$SECONDS" -ge "$deadline" ]; then
       log "$name did not stop within ${CTI_STOP_TIMEOUT:-30} s: killing it"
       kill -KILL -- "-$pid" 2>/dev/null || true
+      sleep 1
+      # still there: not ours to signal (another user's). Keep its pid file, or it would run untracked.
+      group_alive "$pid" && die "cannot stop $name (process group $pid, user $(ps -o user= -p "$pid" 2>/dev/null || echo '?')): stop it as that user"
       break
     fi
     sleep 0.2
@@ -285,9 +288,13 @@ make_cert() {
   mkdir -p "$(dirname "$TLS_CERT")" "$STATE/logs"
   log "generating a self-signed certificate for $name, localhost and 127.0.0.1 (replace it: docs/deploy.md, TLS)"
   (umask 077 && openssl req -x509 -newkey rsa:3072 -sha256 -nodes -days 825 -subj "/CN=$name" \
-    -addext "subjectAltName=DNS:$name,DNS:localhost,IP:127.0.0.1" \
+    -addext "subjectAltName=$(san_entry "$name"),DNS:localhost,IP:127.0.0.1" \
     -keyout "$TLS_KEY" -out "$TLS_CERT" 2>"$STATE/logs/openssl.log") || die "openssl failed: $(cat "$STATE/logs/openssl.log")"
   chmod 644 "$TLS_CERT"
+}
+
+san_entry() {   # a name users type as it goes in a certificate: IP:192.0.2.10 for an address (IPv4 or IPv6), else DNS:name
+  if [[ "$1" =~ ^[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+$ ]] || [[ "$1" == *:* ]]; then echo "IP:$1"; else echo "DNS:$1"; fi
 }
 
 nginx_workers_user() {   # nginx's master starts as root only when we are root; its workers then drop to www-data
@@ -462,10 +469,22 @@ cmd_status() {   # exit status 3 when something is not running
   return "$status"
 }
 
+# One user runs the deployment: the owner of its state folder (or, before that exists, of the checkout).
+# Run by another (root by mistake), the UI and its runs would run as that user and write files the
+# owner cannot touch, and its processes could not be stopped by the owner.
+check_owner() {
+  local owner_of="$STATE"
+  [ -e "$STATE" ] || owner_of="$ROOT"
+  local owner; owner="$(stat -c %U "$owner_of")"
+  [ "$(stat -c %u "$owner_of")" = "$(id -u)" ] \
+    || die "$owner_of belongs to $owner: run this as $owner (sudo -u $owner deploy/server.sh ...), not as $(id -un)"
+}
+
 main() {
   local command="${1:-}"
   [ "$#" -gt 0 ] && shift
   load_settings
+  case "$command" in start|stop|restart|user|cert) check_owner ;; esac
   case "$command" in
     install) install_packages ;;
     start) cmd_start ;;

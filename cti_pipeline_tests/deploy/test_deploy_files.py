@@ -215,3 +215,46 @@ def test_a_stale_pid_file_never_stops_another_program(tmp_path: Path):
     finally:
         other.kill()
         other.wait()
+
+
+def server_sh(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(["bash", str(DEPLOY / "server.sh"), *args], env=env, capture_output=True, text=True, timeout=60)
+
+
+def clean_env(**settings: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CTI_", "DAGSTER_"))}
+    env.update(settings)
+    return env
+
+
+@pytest.mark.slow
+def test_only_the_owner_of_the_state_runs_the_deployment(tmp_path: Path):
+    """Run as root by mistake, the UI and its runs would run as root and the owner could not stop them."""
+    if os.geteuid() == 0:
+        state = tmp_path / "state"
+        state.mkdir()
+        os.chown(state, 65534, 65534)   # nobody's
+    else:
+        state = Path("/")   # root's, not ours
+    env = clean_env(CTI_DEPLOY_ENV=str(tmp_path / "none.env"), CTI_DEPLOY_DIR=str(state))
+    for command in (["start"], ["stop"], ["restart", "webserver"], ["user", "list"], ["cert"]):
+        refused = server_sh(*command, env=env)
+        assert refused.returncode == 1, (command, refused.stderr)
+        assert f"{state} belongs to" in refused.stderr and "run this as" in refused.stderr
+    assert not (state / "run").exists() and not (state / "logs").exists()   # nothing started, nothing written
+    assert server_sh("status", env=env).returncode == 3   # looking is allowed
+
+
+@pytest.mark.slow
+def test_a_self_signed_certificate_names_an_ip_address_as_an_address(tmp_path: Path):
+    """Users who type https://192.0.2.10:8443/ need IP:192.0.2.10 in the certificate, not DNS:192.0.2.10."""
+    for name, expected in (("192.0.2.10", "IP Address:192.0.2.10"), ("cti.ejemplo.pe", "DNS:cti.ejemplo.pe")):
+        state = tmp_path / name
+        made = server_sh("cert", env=clean_env(CTI_DEPLOY_ENV=str(tmp_path / "none.env"), CTI_DEPLOY_DIR=str(state),
+                                               CTI_SERVER_NAME=name))
+        assert made.returncode == 0, made.stderr
+        certificate = next(state.rglob("selfsigned.crt"))
+        names = subprocess.run(["openssl", "x509", "-noout", "-ext", "subjectAltName", "-in", str(certificate)],
+                               capture_output=True, text=True, check=True).stdout
+        assert expected in names and "DNS:localhost" in names and "IP Address:127.0.0.1" in names
+        assert f"DNS:{name}" not in names or expected.startswith("DNS")
