@@ -4,6 +4,7 @@ the Dagster shell (`defs/`, `definitions.py`, `cli.py`)."""
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -108,5 +109,19 @@ def test_dagster_and_launched_programs_only_in_the_shell(outside: str):
     offenders = [
         name for name, path in MODULES.items()
         if not in_shell(name) and any(t == outside or t.startswith(outside + ".") for t in imported(name, path))
+    ]
+    assert offenders == []
+
+
+SQL = re.compile(r"\b(SELECT|INSERT INTO|DELETE FROM|CREATE (OR REPLACE )?(TABLE|VIEW|SCHEMA)|UPDATE \w+(\.\w+)? SET|DROP TABLE)\b")
+
+
+def test_no_sql_in_the_dagster_shell():
+    """Warehouse SQL lives in the domain and `warehouse.py`; `defs/` calls functions (one place per query)."""
+    offenders = [
+        f"{name}:{node.lineno}"
+        for name, path in MODULES.items() if name.startswith("cti_pipeline.defs")
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and SQL.search(node.value)
     ]
     assert offenders == []

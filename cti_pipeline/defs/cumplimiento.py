@@ -8,9 +8,11 @@ from cti_pipeline.contracts.tables import DECLARACION_CUMPLIMIENTO
 from cti_pipeline.defs.metadata import markdown_table, table_metadata
 from cti_pipeline.defs.partitions import partition_year, yearly_partitions
 from cti_pipeline.defs.resources import CtiConfig, WarehouseResource
-from cti_pipeline.domain.cumplimiento import OMISA, RECHAZADA, STATES, coverage, filing_tracker, obliged_rucs, registry_loaded
+from cti_pipeline.domain.cumplimiento import (
+    OMISA, RECHAZADA, STATES, coverage, filing_tracker, obliged_rucs, registry_loaded, stored_tracker, tracker_problems,
+)
 from cti_pipeline.outputs.omisas import follow_up, write_omisas
-from cti_pipeline.warehouse import TableWrite, read_frame, replace_partitions, table_exists
+from cti_pipeline.warehouse import TableWrite, replace_partitions
 
 TRACKER = dg.AssetKey(["marts", "declaracion_cumplimiento"])
 OMISAS = dg.AssetKey(["exports", "omisas"])
@@ -66,14 +68,9 @@ def declaracion_cumplimiento(context: dg.AssetExecutionContext, cti: CtiConfig, 
         tracker = filing_tracker(conn, anio, deadline.fecha_limite)
         with_registry = registry_loaded(conn)
         replace_partitions(conn, [TableWrite("marts.declaracion_cumplimiento", DECLARACION_CUMPLIMIENTO, tracker, {"anio": anio})])
-        stored = read_frame(conn, "SELECT ruc_entidad, obligada FROM marts.declaracion_cumplimiento WHERE anio = ?", [anio])
-        obliged = obliged_rucs(conn, anio)
+        repeated, mismatched = tracker_problems(stored_tracker(conn, anio), obliged_rucs(conn, anio))
     if not with_registry:
         context.log.warning(f"filing tracker {anio}: no registry of entities staged (landing/entidades/): who must file is unknown")
-    repeated = stored[stored["ruc_entidad"].duplicated(keep=False)]
-    listed = set(stored.loc[stored["obligada"] == "SI", "ruc_entidad"])
-    missing = pd.DataFrame({"ruc_entidad": sorted(obliged - listed), "problema": "obligada sin fila"})
-    extra = pd.DataFrame({"ruc_entidad": sorted(listed - obliged), "problema": "marcada obligada sin estarlo"})
     counts = tracker["estado"].value_counts()
     share = coverage(tracker, with_registry)
     return dg.MaterializeResult(
@@ -88,10 +85,10 @@ def declaracion_cumplimiento(context: dg.AssetExecutionContext, cti: CtiConfig, 
         check_results=[
             dg.AssetCheckResult(
                 check_name="una_fila_por_entidad",
-                passed=repeated.empty and missing.empty and extra.empty,
+                passed=repeated.empty and mismatched.empty,
                 metadata={
-                    "entidades_repetidas": dg.MetadataValue.md(markdown_table(repeated)),
-                    "obligadas_descuadradas": dg.MetadataValue.md(markdown_table(pd.concat([missing, extra]))),
+                    "entidades_repetidas": dg.MetadataValue.md(markdown_table(repeated[["ruc_entidad", "estado", "obligada"]])),
+                    "obligadas_descuadradas": dg.MetadataValue.md(markdown_table(mismatched)),
                 },
             )
         ],
@@ -112,10 +109,7 @@ def declaracion_cumplimiento(context: dg.AssetExecutionContext, cti: CtiConfig, 
 def omisas(context: dg.AssetExecutionContext, cti: CtiConfig, warehouse: WarehouseResource) -> dg.MaterializeResult:
     anio = partition_year(context)
     with warehouse.get_connection() as conn:
-        tracker = (
-            read_frame(conn, "SELECT * FROM marts.declaracion_cumplimiento WHERE anio = ?", [anio])
-            if table_exists(conn, "marts.declaracion_cumplimiento") else pd.DataFrame(columns=list(DECLARACION_CUMPLIMIENTO))
-        )
+        tracker = stored_tracker(conn, anio)
     path = write_omisas(tracker, anio, cti.paths.exports_dir)
     pending = follow_up(tracker)
     return dg.MaterializeResult(

@@ -24,7 +24,7 @@ import duckdb
 import pandas as pd
 
 from cti_pipeline.contracts.tables import DECLARACION_CUMPLIMIENTO
-from cti_pipeline.warehouse import table_exists
+from cti_pipeline.warehouse import read_frame, table_exists
 
 PRESENTADA, CON_OBSERVACIONES, RECHAZADA, OMISA = "PRESENTADA", "PRESENTADA_CON_OBSERVACIONES", "RECHAZADA", "OMISA"
 STATES = (PRESENTADA, CON_OBSERVACIONES, RECHAZADA, OMISA)
@@ -121,6 +121,25 @@ def obliged_rucs(conn: duckdb.DuckDBPyConnection, anio: int) -> set[str]:
         [anio, anio],
     ).fetchall()
     return {ruc for (ruc,) in rows}
+
+
+def stored_tracker(conn: duckdb.DuckDBPyConnection, anio: int) -> pd.DataFrame:
+    """`marts.declaracion_cumplimiento` of one year as the warehouse holds it (no row before its first run)."""
+    if not table_exists(conn, "marts.declaracion_cumplimiento"):
+        return pd.DataFrame(columns=list(DECLARACION_CUMPLIMIENTO))
+    return read_frame(conn, "SELECT * FROM marts.declaracion_cumplimiento WHERE anio = ?", [anio])
+
+
+def tracker_problems(stored: pd.DataFrame, obliged: set[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """What breaks "one row per entity" in a stored tracker: the rows of an entity listed more than once, and
+    (`ruc_entidad`, `problema`) for an obliged entity without a row or a row marked obliged that is not."""
+    repeated = stored[stored["ruc_entidad"].duplicated(keep=False)]
+    listed = set(stored.loc[stored["obligada"] == "SI", "ruc_entidad"])
+    mismatched = pd.concat([
+        pd.DataFrame({"ruc_entidad": sorted(obliged - listed), "problema": "obligada sin fila"}),
+        pd.DataFrame({"ruc_entidad": sorted(listed - obliged), "problema": "marcada obligada sin estarlo"}),
+    ], ignore_index=True)
+    return repeated, mismatched
 
 
 def registry_loaded(conn: duckdb.DuckDBPyConnection) -> bool:
