@@ -7,4 +7,11 @@ if [ -f scripts/postgres.sh ]; then
   source scripts/postgres.sh   # installs and starts a throwaway server, exports CTI_TEST_POSTGRES_URL
 fi
 VIRTUAL_ENV="$PWD/.venv" .venv/bin/dg check defs   # dg warns when the active venv is another one
-exec .venv/bin/python -m pytest "$@"
+# Spread over the machine's cores (pytest-xdist, up to four workers) unless the arguments choose (-n, -p no:xdist).
+args=("$@")
+if ! printf '%s\n' "$@" | grep -qE '^(-n|--numprocesses|no:xdist|-pno:xdist)'; then
+  workers="$(nproc 2>/dev/null || echo 1)"
+  [ "$workers" -le 4 ] || workers=4
+  [ "$workers" -le 1 ] || args=(-n "$workers" "${args[@]}")
+fi
+exec .venv/bin/python -m pytest "${args[@]}"

@@ -95,9 +95,10 @@ def gpedc_report(tmp_path: Path) -> Path:
     return write_results(results, tmp_path / "exports")[0]
 
 
-@pytest.fixture(params=["pncti", "gpedc"])
-def draft(request, tmp_path: Path) -> Path:
-    return {"pncti": pncti_report, "gpedc": gpedc_report}[request.param](tmp_path)
+@pytest.fixture(scope="module", params=["pncti", "gpedc"])
+def draft(request, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Each draft built once for the module's tests, which only read it."""
+    return {"pncti": pncti_report, "gpedc": gpedc_report}[request.param](tmp_path_factory.mktemp(request.param))
 
 
 def test_every_section_is_a4_and_no_table_is_wider_than_the_text(draft: Path):

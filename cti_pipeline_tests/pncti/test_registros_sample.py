@@ -25,6 +25,7 @@ def digests(root: Path) -> dict[str, str]:
     return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
+@pytest.mark.slow  # waits out the zip format's 2-second clock
 def test_the_sample_is_the_same_bytes_on_every_run(tmp_path: Path):
     sample.write(tmp_path / "a", [2023, 2024], 100, random.Random(3))
     time.sleep(2.1)  # zip member times have a 2-second resolution
