@@ -414,7 +414,7 @@ SUPERSEDED_PER = {
     RESPUESTAS: ("codigo_respondente", "seccion"),
     "intervenciones": ("codigo_respondente",),
     "flujos": ("codigo_respondente",),
-    "socios": ("codigo_socio", "anio"),
+    "socios": ("codigo_respondente", "codigo_socio", "anio"),  # a respondent re-sending; two respondents: clave_duplicada
 }
 
 

@@ -20,6 +20,18 @@ YES_VALUES = {"SI", "S", "1", "YES", "Y", "TRUE", "VERDADERO"}
 NO_VALUES = {"NO", "N", "0", "FALSE", "FALSO"}
 
 
+EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
+EMAIL_MASK = "[correo omitido]"
+
+
+def mask_emails(value: object) -> object:
+    """E-mail addresses typed into free text, replaced by `[correo omitido]` (personal data stays out of
+    quarantine, exports and logs); anything else as it is."""
+    if isinstance(value, str) and "@" in value:
+        return EMAIL.sub(EMAIL_MASK, value)
+    return value
+
+
 def strip_accents(text: str) -> str:
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))

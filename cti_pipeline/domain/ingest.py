@@ -15,6 +15,7 @@ import pandas as pd
 
 from cti_pipeline.contracts.rules import message
 from cti_pipeline.contracts.schema import Validation, empty_failures
+from cti_pipeline.contracts.text import mask_emails
 from cti_pipeline.landing.discovery import FileRejection
 from cti_pipeline.landing.file_reader import FORMULA_WITHOUT_VALUE
 from cti_pipeline.landing.folder_reader import EXTRA_COLUMN, ROW_COLUMN
@@ -51,19 +52,20 @@ def failures_of(
 
 
 def quarantine_rows(origen: str, anio: int | None, rows: pd.DataFrame, failures: pd.DataFrame, context: MessageContext | None = None) -> pd.DataFrame:
-    """One quarantine row per failure, with the value as the entity wrote it and a Spanish message."""
+    """One quarantine row per failure, with the value as the entity wrote it (e-mail addresses in it masked)
+    and a Spanish message."""
     if failures.empty:
         return empty_quarantine()
     failures = failures.sort_values(["index", "columna", "regla"], kind="stable")
     source = rows.loc[failures["index"]]
     values, messages = [], []
     for (_, source_row), column, rule in zip(source.iterrows(), failures["columna"], failures["regla"], strict=True):
-        value = _raw_value(source_row, column)
+        value = mask_emails(_raw_value(source_row, column))  # an e-mail typed into a cell is personal data
         fields = {"columna": column, "valor": value, "anio": anio}
         if context is not None:
             fields.update(context(rule, column, source_row))
         values.append(value)
-        messages.append(message(rule, **fields))
+        messages.append(mask_emails(message(rule, **fields)))
     return pd.DataFrame(
         {
             "origen": origen,

@@ -11,19 +11,17 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from cti_pipeline.contracts.gpedc import ANY_ITEM, RESPUESTAS, GpedcCatalogs, item_key
+from cti_pipeline.contracts.text import EMAIL, mask_emails
 from cti_pipeline.domain.gpedc_marts import RoundData
 from cti_pipeline.outputs import set_cell, write_bytes_atomic
 
 FILE_NAME = "gpedc_ronda4_PER.xlsx"
-EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
-EMAIL_MASK = "[correo omitido]"
 
 SECTION_COLUMNS = [
     "codigo_respondente", "entidad", "modulo", "codigo_pregunta", "descripcion", "respuesta", "comentario",
@@ -46,13 +44,6 @@ class GpedcExportData:
 
     def sheet_names(self) -> list[str]:
         return [*self.catalogs.section_codes, *TAIL_SHEETS]
-
-
-def mask_personal(value: object) -> object:
-    """E-mail addresses typed into free text never reach the export."""
-    if isinstance(value, str) and "@" in value:
-        return EMAIL.sub(EMAIL_MASK, value)
-    return value
 
 
 def entities(data: GpedcExportData) -> pd.DataFrame:
@@ -137,7 +128,7 @@ def _cell_value(value: object) -> object:
         return value.to_pydatetime()
     if hasattr(value, "item") and not isinstance(value, str):  # numpy scalars
         return value.item()
-    return mask_personal(value)
+    return mask_emails(value)
 
 
 def render(data: GpedcExportData) -> bytes:

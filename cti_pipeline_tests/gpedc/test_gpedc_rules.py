@@ -157,6 +157,18 @@ def test_the_respondent_of_a_socios_sheet_is_the_one_the_workbook_names(folder: 
     assert rules_of(result, "solo_socios.xlsx") == [("socios", 2, "codigo_respondente", "respondente_no_identificado")]
 
 
+def test_a_socios_row_nobody_can_be_told_to_have_sent_supersedes_nothing(folder: Path):
+    write_workbook(folder / "gob1.xlsx", {
+        "respuestas": [answer("GOB1", "A.1", "A1_2", "SI")],
+        "socios": [partner_row("SOC1", a3_1="SI")],
+    }, mtime=BASE)
+    write_workbook(folder / "solo_socios.xlsx", {"socios": [partner_row("SOC1", a3_1="NO")]}, mtime=BASE + 100)  # newer
+    result = consolidate(folder)
+    assert set(result.filas.loc[result.filas["hoja"] == "socios", "estado_fila"]) == {"quarantined"}  # none superseded
+    assert rules_of(result, "gob1.xlsx") == [("socios", 2, "codigo_socio", "clave_duplicada")]
+    assert ("socios", 2, "codigo_respondente", "respondente_no_identificado") in rules_of(result, "solo_socios.xlsx")
+
+
 def test_seccion_no_asignada_for_answers_structured_sheets_and_validations(folder: Path):
     write_workbook(folder / "gob1.xlsx", {"respuestas": [answer("GOB1", "A.2", "A2_1"), answer("GOB1", "A.1", "A1_1")]})
     write_workbook(folder / "soc2.xlsx", {"intervenciones": [intervention("SOC2", 1, b2_6="NINGUNO")], "flujos": [flow("SOC2", b3_2=1.0)]})
@@ -203,6 +215,8 @@ def test_clave_duplicada_within_a_file_and_across_files_that_are_not_resubmissio
 
 
 def test_a_newer_file_supersedes_per_respondent_and_section_per_respondent_and_per_partner_year(folder: Path):
+    """The contract: a respondent that re-sends a workbook, its newer file counts (for `socios`, per partner and
+    year); a key in two files that are not re-submissions of one another (two respondents) is `clave_duplicada`."""
     write_workbook(folder / "soc1_v1.xlsx", {
         "respuestas": [answer("SOC1", "B.1", "B1_2", "NO"), answer("SOC1", "B.2", "B2_6", "x")],
         "intervenciones": [intervention("SOC1", 1, b2_6="NINGUNO"), intervention("SOC1", 2)],
@@ -214,20 +228,26 @@ def test_a_newer_file_supersedes_per_respondent_and_section_per_respondent_and_p
     }, mtime=BASE + 20)
     write_workbook(folder / "gob1.xlsx", {"respuestas": [answer("GOB1", "A.1", "A1_1")],
                                           "socios": [partner_row("SOC1", a3_1="NO"), partner_row("SOC2", a3_1="NO")]}, mtime=BASE + 10)
+    write_workbook(folder / "gob1_v2.xlsx", {"socios": [partner_row("SOC2", respondent="GOB1", a3_1="SI")]}, mtime=BASE + 30)
     write_workbook(folder / "gob2.xlsx", {"socios": [partner_row("SOC1", respondent="GOB2", a3_1="SI")]}, mtime=BASE + 20)
     result = consolidate(folder)
     fates = result.filas.groupby(["archivo", "hoja", "estado_fila"]).size().to_dict()
     assert fates == {
-        ("gob1.xlsx", "respuestas", "staged"): 1, ("gob1.xlsx", "socios", "staged"): 1, ("gob1.xlsx", "socios", "superseded"): 1,
-        ("gob2.xlsx", "socios", "staged"): 1,
+        ("gob1.xlsx", "respuestas", "staged"): 1,
+        ("gob1.xlsx", "socios", "superseded"): 1,  # SOC2: GOB1 sent it again
+        ("gob1.xlsx", "socios", "quarantined"): 1,  # SOC1: GOB2 sent the same partner and year
+        ("gob1_v2.xlsx", "socios", "staged"): 1,
+        ("gob2.xlsx", "socios", "quarantined"): 1,
         ("soc1_v1.xlsx", "respuestas", "superseded"): 1,  # B.1 was sent again
         ("soc1_v1.xlsx", "respuestas", "quarantined"): 1,  # B.2 was not: it still counts (and is in the wrong sheet)
         ("soc1_v1.xlsx", "intervenciones", "superseded"): 2,
         ("soc1_v1.xlsx", "flujos", "staged"): 1,  # v2 has no flujos sheet: v1's flows were not sent again
         ("soc1_v2.xlsx", "respuestas", "staged"): 1, ("soc1_v2.xlsx", "intervenciones", "staged"): 1,
     }
-    assert staged(result, "socios").set_index("codigo_socio")["a3_1"].to_dict() == {"SOC1": "SI", "SOC2": "NO"}
+    assert staged(result, "socios").set_index("codigo_socio")["a3_1"].to_dict() == {"SOC2": "SI"}
     assert staged(result, "respuestas").set_index("codigo_pregunta")["respuesta"].to_dict() == {"B1_2": "SI", "A1_1": "SI"}
+    duplicated = result.quarantined[result.quarantined["regla"] == "clave_duplicada"]
+    assert sorted(duplicated["archivo"]) == ["gob1.xlsx", "gob2.xlsx"]
 
 
 def test_resubmission_order_is_when_the_content_was_first_seen_not_the_modification_time(folder: Path):
@@ -321,3 +341,12 @@ def test_roster_rules_and_no_contact_detail_in_the_quarantine(tmp_path: Path):
     assert result.roster["codigo_respondente"].tolist() == ["SOC1"]
     assert list(result.roster.columns) == ["codigo_respondente", "tipo_respondente", "entidad", "secciones", "archivo", "fila"]
     assert "@" not in " ".join(result.quarantined["mensaje"]) + " ".join(result.quarantined["valor"].fillna(""))
+
+
+def test_an_e_mail_typed_into_a_bad_answer_is_masked_in_the_quarantine(folder: Path):
+    write_workbook(folder / "soc1.xlsx", {"respuestas": [answer("SOC1", "B.1", "B1_2", "talvez maria.lopez@cancilleria.gob.pe")]})
+    result = consolidate(folder)
+    assert rules_of(result, "soc1.xlsx") == [("respuestas", 2, "respuesta", "respuesta_invalida")]
+    row = result.quarantined.iloc[0]
+    assert row["valor"] == "talvez [correo omitido]"
+    assert "@" not in row["mensaje"] and "[correo omitido]" in row["mensaje"]
