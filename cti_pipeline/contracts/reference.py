@@ -179,7 +179,8 @@ class FilingDeadline:
 
 
 def filing_deadline(anio: int, override_dir: Path | None) -> FilingDeadline:
-    """The year's row of reference/plazos_declaracion.csv; without one, 31 March of the next year and open."""
+    """The year's row of reference/plazos_declaracion.csv; without one, 31 March of the next year and open.
+    A row may give only the closing date: a blank `fecha_limite` is the default deadline too."""
     catalog = load_catalog("plazos_declaracion", override_dir, required=False)
     rows = catalog[catalog["anio"].str.strip() == str(anio)]
     if len(rows) > 1:
@@ -187,7 +188,9 @@ def filing_deadline(anio: int, override_dir: Path | None) -> FilingDeadline:
     if rows.empty:
         return FilingDeadline(anio, dt.date(anio + 1, 3, 31), None)
     row = rows.iloc[0]
-    return FilingDeadline(anio, _catalog_date("plazos_declaracion", "fecha_limite", row["fecha_limite"]),
+    deadline = (_catalog_date("plazos_declaracion", "fecha_limite", row["fecha_limite"]) if row["fecha_limite"].strip()
+                else dt.date(anio + 1, 3, 31))
+    return FilingDeadline(anio, deadline,
                           _catalog_date("plazos_declaracion", "fecha_cierre", row["fecha_cierre"]) if row["fecha_cierre"] else None)
 
 

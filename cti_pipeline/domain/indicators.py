@@ -79,7 +79,7 @@ def formula(code: str, reads: tuple[str, ...]) -> Callable[[Formula], Formula]:
 
 def percentage(numerator: float, denominator: float) -> Measure:
     if not denominator:
-        return Measure(None, float(numerator), float(denominator), nota="denominador 0")
+        return Measure(None, float(numerator), float(denominator), nota="ND: denominador 0")
     return Measure(100.0 * numerator / denominator, float(numerator), float(denominator))
 
 

@@ -25,15 +25,26 @@ def omisas_path(exports_dir: Path, anio: int) -> Path:
 def follow_up(tracker: pd.DataFrame) -> pd.DataFrame:
     """The entities to remind, OMISA first, with a sentence on what is missing."""
     pending = tracker[tracker["estado"].isin((OMISA, RECHAZADA))].copy()
+    pending["fecha_limite"] = pd.to_datetime(pending["fecha_limite"]).dt.date  # a date cell, not a date and time
     pending["que_falta"] = [
-        f"No presentó la Declaración Anual {anio} (plazo: {limite:%d/%m/%Y})." if estado == OMISA
-        else f"Envió {archivos} archivo(s) pero ninguna intervención pasó la validación: corrija lo observado "
-        "(libro de observaciones) y envíe de nuevo."
-        for estado, anio, limite, archivos in zip(pending["estado"], pending["anio"], pd.to_datetime(pending["fecha_limite"]), pending["archivos"], strict=True)
+        missing(estado, anio, limite, archivos, quarantined)
+        for estado, anio, limite, archivos, quarantined in zip(
+            pending["estado"], pending["anio"], pending["fecha_limite"], pending["archivos"], pending["filas_en_cuarentena"], strict=True)
     ]
     order = {estado: position for position, estado in enumerate((OMISA, RECHAZADA))}
     pending = pending.assign(_o=pending["estado"].map(order)).sort_values(["_o", "tipo_entidad", "nombre_entidad", "ruc_entidad"], kind="stable")
     return pending[COLUMNS].reset_index(drop=True)
+
+
+def missing(estado: str, anio: int, limite, archivos: int, quarantined: int) -> str:
+    """What an entity to remind still owes, by cause."""
+    if estado == OMISA:
+        return f"No presentó la Declaración Anual {anio} (plazo: {limite:%d/%m/%Y})."
+    if quarantined:
+        return (f"Envió {archivos} archivo(s) pero ninguna intervención pasó la validación: corrija lo observado "
+                "(libro de observaciones) y envíe de nuevo.")
+    return (f"Envió {archivos} archivo(s) pero ninguno trajo intervenciones que leer (archivo rechazado o solo "
+            "encabezados): envíe de nuevo la Declaración Anual en la plantilla oficial.")
 
 
 def write_omisas(tracker: pd.DataFrame, anio: int, exports_dir: Path) -> Path:

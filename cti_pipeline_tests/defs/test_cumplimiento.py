@@ -12,6 +12,7 @@ import duckdb
 import pytest
 from openpyxl import Workbook, load_workbook
 
+from cti_pipeline.contracts.reference import filing_deadline
 from cti_pipeline.defs.cumplimiento import declaracion_cumplimiento, omisas
 from cti_pipeline.defs.declaraciones import declaraciones
 from cti_pipeline.defs.entidades import entidades
@@ -136,6 +137,12 @@ def test_the_omisas_list_names_entities_only_and_no_personal_data_reaches_the_wa
     assert header[:5] == ("ruc_entidad", "nombre_entidad", "tipo_entidad", "obligada", "estado")
     assert sorted(r[0] for r in listed) == sorted([RUC["omisa"], RUC["baja_1ene"], RUC["rechazada"], RUC["solo_cabecera"]])
     assert [r[4] for r in listed][:2] == ["OMISA", "OMISA"]  # the ones who sent nothing first
+    owed = {r[0]: r[5] for r in listed}
+    assert owed[RUC["omisa"]] == f"No presentó la Declaración Anual {ANIO} (plazo: 31/03/{ANIO + 1})."
+    assert "corrija lo observado" in owed[RUC["rechazada"]]  # its rows are in its feedback workbook
+    assert "ninguno trajo intervenciones" in owed[RUC["solo_cabecera"]]  # nothing to observe: send it again
+    deadline = load_workbook(data_dir / "exports" / f"omisas_{ANIO}.xlsx")["omisas"]["I2"]
+    assert deadline.is_date and "h" not in deadline.number_format  # a date, shown without a time
     everything = " ".join(str(cell) for sheet in workbook.worksheets for row in sheet.iter_rows(values_only=True) for cell in row)
     assert PERSONAL[0] not in everything and PERSONAL[1] not in everything
     with duckdb.connect(str(data_dir / "warehouse" / "cti.duckdb"), read_only=True) as conn:
@@ -153,6 +160,13 @@ def test_a_deadline_moved_by_an_override_moves_fuera_de_plazo(data_dir: Path, re
     tracker = tracker_of(data_dir)
     assert tracker[RUC["tarde"]]["fuera_de_plazo"] == "NO"
     assert str(tracker[RUC["tarde"]]["fecha_limite"]) == f"{ANIO + 1}-04-30"
+
+
+def test_a_deadline_row_with_only_a_closing_date_keeps_the_default_deadline(tmp_path: Path):
+    (tmp_path / "plazos_declaracion.csv").write_text(f"anio,fecha_limite,fecha_cierre\n{ANIO},,{ANIO + 1}-06-30\n", encoding="utf-8")
+    deadline = filing_deadline(ANIO, tmp_path)
+    assert (deadline.fecha_limite, deadline.fecha_cierre) == (dt.date(ANIO + 1, 3, 31), dt.date(ANIO + 1, 6, 30))
+    assert deadline.preliminary(dt.date(ANIO + 1, 6, 30)) and not deadline.preliminary(dt.date(ANIO + 1, 7, 1))
 
 
 def test_coverage_and_preliminar_travel_with_the_declaration_indicators(data_dir: Path, resources):

@@ -205,6 +205,14 @@ def test_a_year_without_files_is_nd_everywhere(data_dir):
     assert result.loc["IOP.02.01", "nota"].startswith("ND")
 
 
+def test_a_zero_denominator_is_nd_and_its_nota_says_so_as_every_nd_nota_does(data_dir):
+    land(data_dir, "capacitaciones.csv", "capacitaciones", [row("capacitaciones", programa="CTI", es_uocti="NO")])
+    result = compute(data_dir)
+    assert result.loc["ISS.01.02.01.01", "valor"] == 0.0  # nobody of a UOCTI: a recorded zero
+    assert result.loc["ISS.01.02.01.02", "estado"] == "ND" and result.loc["ISS.01.02.01.02", "nota"] == "ND: denominador 0"
+    assert result.loc[result["estado"] == "ND", "nota"].str.startswith("ND: ").all()
+
+
 def test_a_kind_whose_every_row_is_invalid_is_nd_while_other_kinds_are_available(data_dir):
     land(data_dir, "compromisos.csv", "compromisos", [row("compromisos", compromiso_id=f"C{i}", estado="ANULADO") for i in range(4)])
     land(data_dir, "iniciativas_internacionales.csv", "iniciativas_internacionales", [row("iniciativas_internacionales")])
