@@ -57,6 +57,14 @@ ORDER BY archivo, ruc_entidad
 """
 
 
+NAMED_REJECTED_SQL = """
+SELECT archivo, ruc_entidad, 0::BIGINT AS filas FROM meta.archivos
+WHERE anio = ? AND origen = ? AND ruc_entidad IS NOT NULL
+  AND archivo IN (SELECT archivo FROM quarantine.archivos_rechazados WHERE anio = ? AND origen = ?)
+ORDER BY archivo
+"""
+
+
 @dataclass
 class EntityFeedback:
     """What one workbook holds: an entity (by the RUC text it wrote) or a file without any RUC."""
@@ -97,6 +105,11 @@ def read_feedback_inputs(conn, anio: int) -> tuple[pd.DataFrame, pd.DataFrame, p
         rows = empty_rows
     files = conn.execute(FILES_SQL, [anio, ORIGEN]).df() if has_files else empty_files
     file_rucs = conn.execute(FILE_RUCS_SQL, [anio, anio, ORIGEN, anio, ORIGEN]).df() if has_raw and has_rows and has_files else empty_map
+    if has_files and table_exists(conn, "meta.archivos"):
+        # a file rejected whole has no row to show a RUC; the ledger knows its entity when its name holds one
+        named = conn.execute(NAMED_REJECTED_SQL, [anio, ORIGEN, anio, ORIGEN]).df()
+        named = named[~named["archivo"].isin(file_rucs["archivo"])]
+        file_rucs = pd.concat([file_rucs, named], ignore_index=True) if not named.empty else file_rucs
     return rows, files, file_rucs
 
 

@@ -327,3 +327,14 @@ def test_a_mistyped_ruc_goes_to_the_ruc_most_of_its_file_carries_and_a_valid_one
     assert entities[f"{RUC_A}.xlsx"].rows["mensaje"].tolist() == ["m1", "m3"]
     assert entities[f"{RUC_B}.xlsx"].rows["mensaje"].tolist() == ["m2"]
     assert entities[f"{RUC_B}.xlsx"].files["archivo"].tolist() == ["ambiguo.csv"]
+
+
+@pytest.mark.slow
+def test_a_rejected_file_whose_name_holds_a_ruc_goes_to_that_entitys_workbook(data_dir: Path, resources):
+    year = landing_year(data_dir)
+    headers = [h for h in DECLARACION_HEADERS if h != "titulo"]  # a required column missing: the file is rejected whole
+    write_csv(year / f"{RUC_B}_2024.csv", [declaracion_row(ruc_entidad=RUC_B)], headers=headers)
+    materialize(resources)
+    folder = data_dir / "exports" / "observaciones" / "2024"
+    assert sorted(p.name for p in folder.iterdir()) == [f"{RUC_B}.xlsx", "resumen_apci.xlsx"]
+    assert read_sheet(folder / f"{RUC_B}.xlsx", "archivos_rechazados")["archivo"].tolist() == [f"{RUC_B}_2024.csv"]
