@@ -142,24 +142,29 @@ os.execvp(sys.argv[2], sys.argv[2:])
   done
 }
 
-stop_process() {
+stop_process() {   # returns 1, keeping the pid file, when the process cannot be signalled (another user's)
   local name="$1" pid deadline
   pid="$(running_group "$name")" || { rm -f "$(pidfile "$name")"; return 0; }
   log "stopping $name (process group $pid)"
-  kill -TERM -- "-$pid" 2>/dev/null || true
+  if ! kill -TERM -- "-$pid" 2>/dev/null && group_alive "$pid"; then
+    not_ours "$name" "$pid"; return 1
+  fi
   deadline=$((SECONDS + ${CTI_STOP_TIMEOUT:-30}))
   while group_alive "$pid"; do
     if [ "$SECONDS" -ge "$deadline" ]; then
       log "$name did not stop within ${CTI_STOP_TIMEOUT:-30} s: killing it"
       kill -KILL -- "-$pid" 2>/dev/null || true
       sleep 1
-      # still there: not ours to signal (another user's). Keep its pid file, or it would run untracked.
-      group_alive "$pid" && die "cannot stop $name (process group $pid, user $(ps -o user= -p "$pid" 2>/dev/null || echo '?')): stop it as that user"
+      if group_alive "$pid"; then log "$name (process group $pid) survived SIGKILL: it is stuck in the kernel"; return 1; fi
       break
     fi
     sleep 0.2
   done
   rm -f "$(pidfile "$name")"
+}
+
+not_ours() {   # a process started by another user (root, by mistake): say how to stop it; its pid file stays
+  log "cannot stop $1 (process group $2, user $(ps -o user= -p "$2" 2>/dev/null || echo '?')): as root, sudo $0 stop $1"
 }
 
 port_free() {   # nothing listens on port $1 (bound as the servers bind it: TIME_WAIT connections do not count)
@@ -294,7 +299,12 @@ make_cert() {
 }
 
 san_entry() {   # a name users type as it goes in a certificate: IP:192.0.2.10 for an address (IPv4 or IPv6), else DNS:name
-  if [[ "$1" =~ ^[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+$ ]] || [[ "$1" == *:* ]]; then echo "IP:$1"; else echo "DNS:$1"; fi
+  local name="${1#[}"; name="${name%]}"
+  if [[ "$name" =~ ^[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+$ ]] || [[ "$name" =~ ^[0-9A-Fa-f:.]+$ && "$name" == *:* ]]; then
+    echo "IP:$name"
+  else
+    echo "DNS:$name"
+  fi
 }
 
 nginx_workers_user() {   # nginx's master starts as root only when we are root; its workers then drop to www-data
@@ -428,14 +438,15 @@ cmd_start() {
 cmd_stop() {
   if [ -n "${1:-}" ]; then   # one process (e.g. the daemon, before an upgrade or a backup)
     [[ " ${PROCESSES[*]} " == *" $1 "* ]] || die "usage: $0 stop [code|webserver|daemon|proxy]"
-    stop_process "$1"
+    stop_process "$1" || exit 1
     return 0
   fi
-  local i
-  for ((i = ${#PROCESSES[@]} - 1; i >= 0; i--)); do stop_process "${PROCESSES[$i]}"; done
+  local i failed=()
+  for ((i = ${#PROCESSES[@]} - 1; i >= 0; i--)); do stop_process "${PROCESSES[$i]}" || failed+=("${PROCESSES[$i]}"); done
   if [ -f "$STATE/postgres/data/postmaster.pid" ]; then
     CTI_PG_PROFILE=server CTI_PG_DIR="$STATE/postgres" bash "$ROOT/scripts/postgres.sh" stop
   fi
+  [ "${#failed[@]}" -eq 0 ] || die "still running: ${failed[*]} (see above)"
 }
 
 cmd_restart() {
@@ -473,18 +484,22 @@ cmd_status() {   # exit status 3 when something is not running
 # Run by another (root by mistake), the UI and its runs would run as that user and write files the
 # owner cannot touch, and its processes could not be stopped by the owner.
 check_owner() {
-  local owner_of="$STATE"
+  local owner_of="$STATE" owner uid
   [ -e "$STATE" ] || owner_of="$ROOT"
-  local owner; owner="$(stat -c %U "$owner_of")"
-  [ "$(stat -c %u "$owner_of")" = "$(id -u)" ] \
-    || die "$owner_of belongs to $owner: run this as $owner (sudo -u $owner deploy/server.sh ...), not as $(id -un)"
+  owner="$(stat -L -c %U "$owner_of")"; uid="$(stat -L -c %u "$owner_of")"
+  [ "$uid" = "$(id -u)" ] && return 0
+  [ "$uid" != 0 ] || die "$owner_of belongs to root: give it to the service user (sudo chown -R $(id -un): $owner_of), then run this as $(id -un)"
+  die "$owner_of belongs to $owner: run this as $owner (sudo -u $owner deploy/server.sh ...), not as $(id -un)"
 }
 
 main() {
   local command="${1:-}"
   [ "$#" -gt 0 ] && shift
   load_settings
-  case "$command" in start|stop|restart|user|cert) check_owner ;; esac
+  case "$command" in
+    start|restart|user|cert) check_owner ;;
+    stop) [ "$(id -u)" = 0 ] && [ -n "${1:-}" ] || check_owner ;;   # root may stop one process another user cannot
+  esac
   case "$command" in
     install) install_packages ;;
     start) cmd_start ;;

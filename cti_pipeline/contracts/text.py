@@ -20,7 +20,7 @@ YES_VALUES = {"SI", "S", "1", "YES", "Y", "TRUE", "VERDADERO"}
 NO_VALUES = {"NO", "N", "0", "FALSE", "FALSO"}
 
 
-EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
+EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)*")  # also an address without a dot after the @ (usuario@dominio)
 EMAIL_MASK = "[correo omitido]"
 
 

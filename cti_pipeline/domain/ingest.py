@@ -60,7 +60,7 @@ def quarantine_rows(origen: str, anio: int | None, rows: pd.DataFrame, failures:
     source = rows.loc[failures["index"]]
     values, messages = [], []
     for (_, source_row), column, rule in zip(source.iterrows(), failures["columna"], failures["regla"], strict=True):
-        value = mask_emails(_raw_value(source_row, column))  # an e-mail typed into a cell is personal data
+        value = _raw_value(source_row, column)  # e-mail addresses masked: personal data
         fields = {"columna": column, "valor": value, "anio": anio}
         if context is not None:
             fields.update(context(rule, column, source_row))
@@ -94,7 +94,7 @@ def _raw_value(row: pd.Series, column: str) -> str | None:
         value = json.loads(row[EXTRA_COLUMN]).get(column)
     if value is None or (isinstance(value, float) and pd.isna(value)) or value is pd.NA:
         return None
-    text = str(value)
+    text = mask_emails(str(value))  # before the cut, which could leave half an address unmatched
     return text if len(text) <= 200 else text[:200] + "…"
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import tempfile
 import subprocess
 import tomllib
 from pathlib import Path
@@ -235,7 +237,7 @@ def test_only_the_owner_of_the_state_runs_the_deployment(tmp_path: Path):
         state.mkdir()
         os.chown(state, 65534, 65534)   # nobody's
     else:
-        state = Path("/")   # root's, not ours
+        state = Path("/usr")   # root's, not ours
     env = clean_env(CTI_DEPLOY_ENV=str(tmp_path / "none.env"), CTI_DEPLOY_DIR=str(state))
     for command in (["start"], ["stop"], ["restart", "webserver"], ["user", "list"], ["cert"]):
         refused = server_sh(*command, env=env)
@@ -258,3 +260,30 @@ def test_a_self_signed_certificate_names_an_ip_address_as_an_address(tmp_path: P
                                capture_output=True, text=True, check=True).stdout
         assert expected in names and "DNS:localhost" in names and "IP Address:127.0.0.1" in names
         assert f"DNS:{name}" not in names or expected.startswith("DNS")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("runuser"), reason="needs root to start a process of another user")
+def test_a_process_the_owner_cannot_signal_keeps_its_pid_file_and_root_can_stop_it():
+    """A process root started by mistake: the owner's stop says how to stop it and keeps tracking it."""
+    tmp_path = Path(tempfile.mkdtemp(prefix="cti_owner_"))   # under /tmp: pytest's own folders are root's alone
+    run = tmp_path / "state" / "run"
+    run.mkdir(parents=True)
+    stray = subprocess.Popen(["sleep", "120"], start_new_session=True)   # root's
+    try:
+        started = (Path(f"/proc/{stray.pid}/stat").read_text().rsplit(") ", 1)[1]).split()[19]
+        (run / "daemon.pid").write_text(f"{stray.pid} {started}\n")
+        for path in (tmp_path, tmp_path / "state", run, run / "daemon.pid"):
+            os.chown(path, 65534, 65534)
+        env = clean_env(CTI_DEPLOY_ENV=str(tmp_path / "none.env"), CTI_DEPLOY_DIR=str(tmp_path / "state"), CTI_STOP_TIMEOUT="1")
+        owner = subprocess.run(["runuser", "-u", "nobody", "--", "bash", str(DEPLOY / "server.sh"), "stop", "daemon"],
+                               env=env, capture_output=True, text=True, timeout=60)
+        assert owner.returncode == 1 and "as root, sudo" in owner.stderr and "stop daemon" in owner.stderr
+        assert stray.poll() is None and (run / "daemon.pid").exists()
+        assert server_sh("stop", "daemon", env=env).returncode == 0   # root, one process
+        assert stray.wait(timeout=10) is not None and not (run / "daemon.pid").exists()
+    finally:
+        if stray.poll() is None:
+            stray.kill()
+            stray.wait()
+        shutil.rmtree(tmp_path, ignore_errors=True)

@@ -344,9 +344,13 @@ def test_roster_rules_and_no_contact_detail_in_the_quarantine(tmp_path: Path):
 
 
 def test_an_e_mail_typed_into_a_bad_answer_is_masked_in_the_quarantine(folder: Path):
-    write_workbook(folder / "soc1.xlsx", {"respuestas": [answer("SOC1", "B.1", "B1_2", "talvez maria.lopez@cancilleria.gob.pe")]})
+    write_workbook(folder / "soc1.xlsx", {"respuestas": [
+        answer("SOC1", "B.1", "B1_2", "talvez maria.lopez@cancilleria.gob.pe"),
+        answer("SOC1", "B.1", "B1_4", "x" * 178 + " maria.lopez@cancilleria.gob.pe"),  # across the 200-character cut
+        answer("SOC1", "B.1", "B1_6", "pregunte a jperez@apci"),  # no dot after the @
+    ]})
     result = consolidate(folder)
-    assert rules_of(result, "soc1.xlsx") == [("respuestas", 2, "respuesta", "respuesta_invalida")]
-    row = result.quarantined.iloc[0]
-    assert row["valor"] == "talvez [correo omitido]"
-    assert "@" not in row["mensaje"] and "[correo omitido]" in row["mensaje"]
+    assert rules_of(result, "soc1.xlsx") == [("respuestas", row, "respuesta", "respuesta_invalida") for row in (2, 3, 4)]
+    quarantined = result.quarantined.sort_values("fila")
+    assert quarantined["valor"].tolist() == ["talvez [correo omitido]", "x" * 178 + " [correo omitido]", "pregunte a [correo omitido]"]
+    assert not quarantined["mensaje"].str.contains("@").any() and quarantined["mensaje"].str.contains(r"\[correo omitido\]").all()
