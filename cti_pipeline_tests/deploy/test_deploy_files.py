@@ -273,10 +273,17 @@ def test_a_process_the_owner_cannot_signal_keeps_its_pid_file_and_root_can_stop_
     try:
         started = (Path(f"/proc/{stray.pid}/stat").read_text().rsplit(") ", 1)[1]).split()[19]
         (run / "daemon.pid").write_text(f"{stray.pid} {started}\n")
+        # a copy of the script where nobody can read it (a checkout under a private folder may not be)
+        script = tmp_path / "app" / "deploy" / "server.sh"
+        script.parent.mkdir(parents=True)
+        shutil.copy(DEPLOY / "server.sh", script)
+        for path in (tmp_path / "app", script.parent):
+            path.chmod(0o755)
+        script.chmod(0o755)
         for path in (tmp_path, tmp_path / "state", run, run / "daemon.pid"):
             os.chown(path, 65534, 65534)
         env = clean_env(CTI_DEPLOY_ENV=str(tmp_path / "none.env"), CTI_DEPLOY_DIR=str(tmp_path / "state"), CTI_STOP_TIMEOUT="1")
-        owner = subprocess.run(["runuser", "-u", "nobody", "--", "bash", str(DEPLOY / "server.sh"), "stop", "daemon"],
+        owner = subprocess.run(["runuser", "-u", "nobody", "--", "bash", str(script), "stop", "daemon"],
                                env=env, capture_output=True, text=True, timeout=60)
         assert owner.returncode == 1 and "as root, sudo" in owner.stderr and "stop daemon" in owner.stderr
         assert stray.poll() is None and (run / "daemon.pid").exists()
